@@ -1,0 +1,19 @@
+from django.contrib import admin
+
+from backend.models import FeedEntry
+
+
+@admin.register(FeedEntry)
+class FeedEntryAdmin(admin.ModelAdmin):
+    list_display = ("market_id", "seq", "kind", "at")
+    list_filter = ("kind",)
+    readonly_fields = ("market_id", "seq", "kind", "data", "at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

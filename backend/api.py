@@ -1,0 +1,94 @@
+"""The API root: one NinjaAPI mounting each app's router, one error handler, session auth."""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate, login, logout
+from django.middleware.csrf import get_token
+from ninja import NinjaAPI, Router
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from backend.auth import user_auth, user_roles
+from backend.errors import AppError, Unauthenticated
+from backend.schemas import ErrorOut, LoginIn, MeOut, OkOut
+
+api = NinjaAPI(
+    title="Vrijwilligersmarkt API",
+    version="1",
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+def _error(request, status: int, message: str, code: str, extra: dict | None = None, headers: dict | None = None):
+    response = api.create_response(request, {"message": message, "code": code, "extra": extra or {}}, status=status)
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response
+
+
+@api.exception_handler(AppError)
+def handle_app_error(request, exc: AppError):
+    headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
+    return _error(request, exc.status, exc.message, exc.code, exc.extra, headers)
+
+
+@api.exception_handler(NinjaValidationError)
+def handle_validation_error(request, exc: NinjaValidationError):
+    return _error(request, 422, "The request body or parameters are not valid.", "invalid",
+                  {"errors": exc.errors})
+
+
+@api.exception_handler(AuthenticationError)
+def handle_authentication_error(request, exc):
+    return _error(request, 401, "Log in first (or pair this device again).", "unauthenticated")
+
+
+@api.exception_handler(HttpError)
+def handle_http_error(request, exc: HttpError):
+    code = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
+        exc.status_code, "error")
+    return _error(request, exc.status_code, str(exc), code)
+
+
+auth_router = Router(tags=["auth"])
+
+
+@auth_router.post("auth/login", response={200: MeOut, 401: ErrorOut, 422: ErrorOut, 429: ErrorOut}, auth=None)
+def auth_login(request, payload: LoginIn):
+    from backend.ratelimit import login_guard
+
+    with login_guard(request, payload.username):
+        user = authenticate(request, username=payload.username, password=payload.password)
+        if user is None:
+            raise Unauthenticated("Wrong username or password.", code="invalid_credentials")
+    login(request, user)
+    get_token(request)  # sets the csrftoken cookie for the following unsafe requests
+    return {"username": user.get_username(), "roles": sorted(user_roles(user))}
+
+
+@auth_router.post("auth/logout", response={200: OkOut, 401: ErrorOut}, auth=user_auth)
+def auth_logout(request):
+    logout(request)
+    return {"ok": True}
+
+
+@auth_router.get("auth/me", response={200: MeOut, 401: ErrorOut}, auth=user_auth)
+def auth_me(request):
+    get_token(request)
+    return {"username": request.auth.get_username(), "roles": sorted(user_roles(request.auth))}
+
+
+def _mount() -> None:
+    from checkin.api import router as checkin_router
+    from events.api import router as events_router
+    from kiosk.api import router as kiosk_router
+
+    api.add_router("", auth_router)
+    api.add_router("", events_router)
+    api.add_router("", checkin_router)
+    api.add_router("", kiosk_router)
+
+
+_mount()

@@ -1,0 +1,62 @@
+"""Roles (Django groups) and the session authentication used by the API."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from ninja.security import SessionAuth
+
+from backend.errors import Forbidden
+
+COORDINATOR = "coordinator"
+CONSULTANT = "consultant"
+HOST = "host"
+MEDIATOR = "mediator"
+ROLES = (COORDINATOR, CONSULTANT, HOST, MEDIATOR)
+
+
+def user_roles(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[str]:
+    """The user's roles, cached on the user object for the request."""
+    if user is None or not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_vm_roles", None)
+    if cached is None:
+        cached = frozenset(
+            name for name in user.groups.values_list("name", flat=True) if name in ROLES
+        )
+        user._vm_roles = cached
+    return cached
+
+
+def has_role(user, *roles: str) -> bool:
+    return bool(user_roles(user).intersection(roles))
+
+
+def require_role(user, *roles: str) -> None:
+    if not has_role(user, *roles):
+        raise Forbidden("Your role does not allow this.", code="wrong_role",
+                        extra={"needs": list(roles)})
+
+
+def ensure_role_groups() -> dict[str, Group]:
+    return {name: Group.objects.get_or_create(name=name)[0] for name in ROLES}
+
+
+def grant_role(user, role: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
+    if hasattr(user, "_vm_roles"):
+        del user._vm_roles
+
+
+class UserAuth(SessionAuth):
+    """Session cookie auth; ninja checks the CSRF token on unsafe methods."""
+
+    def authenticate(self, request, key):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_active:
+            return user
+        return None
+
+
+user_auth = UserAuth()

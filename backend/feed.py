@@ -1,0 +1,103 @@
+"""The one function that writes to the market feed and rings the channel layer.
+
+`feed_append` must run inside the transaction of the change it reports. It takes the next
+seq from the market's counter row (locked with select_for_update(), so commit order equals
+seq order), writes the entry, and after commit sends it to the market's group.
+
+The send after commit never blocks a sync request thread: when the ASGI server's event loop
+is known (recorded by backend.asgi on its first call), the send is scheduled on that loop with
+call_soon_threadsafe and the request goes on. Without a running server loop (management
+commands, plain tests) the send is made synchronously. A lost doorbell is harmless: the
+consumer also polls the head on its heartbeat and replays from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+from backend.feed_kinds import KINDS
+from backend.models import FeedEntry, FeedHead
+
+log = logging.getLogger(__name__)
+
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def bind_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    global _server_loop
+    _server_loop = loop
+
+
+def group_name(market_id: int) -> str:
+    return f"market.{market_id}.feed"
+
+
+def feed_init(*, market_id: int) -> None:
+    FeedHead.objects.get_or_create(market_id=market_id)
+
+
+def feed_append(*, market_id: int, kind: str, data: dict[str, Any] | Any) -> FeedEntry:
+    schema = KINDS.get(kind)
+    if schema is None:
+        raise ValueError(f"unknown feed kind {kind!r}")
+    payload = (data if isinstance(data, schema) else schema.model_validate(data)).model_dump(mode="json")
+    with transaction.atomic():
+        head = (
+            FeedHead.objects.select_for_update().filter(market_id=market_id).values_list("head", flat=True).first()
+        )
+        if head is None:
+            FeedHead.objects.get_or_create(market_id=market_id)
+            head = FeedHead.objects.select_for_update().values_list("head", flat=True).get(market_id=market_id)
+        seq = head + 1
+        FeedHead.objects.filter(market_id=market_id).update(head=seq)
+        entry = FeedEntry.objects.create(
+            market_id=market_id, seq=seq, kind=kind, data=payload, at=timezone.now()
+        )
+    message = entry.as_message()
+    transaction.on_commit(lambda: ring(market_id, message))
+    return entry
+
+
+def feed_head(*, market_id: int) -> int:
+    return FeedHead.objects.filter(market_id=market_id).values_list("head", flat=True).first() or 0
+
+
+def feed_entries(*, market_id: int, since: int, limit: int | None = None) -> list[dict]:
+    qs = FeedEntry.objects.filter(market_id=market_id, seq__gt=since).order_by("seq")
+    if limit is not None:
+        qs = qs[:limit]
+    return [
+        {"type": "entry", "seq": seq, "kind": kind, "at": at.isoformat(), "data": data}
+        for seq, kind, at, data in qs.values_list("seq", "kind", "at", "data")
+    ]
+
+
+async def _send(market_id: int, message: dict) -> None:
+    try:
+        await get_channel_layer().group_send(
+            group_name(market_id), {"type": "feed.entry", "entry": message}
+        )
+    except Exception:  # the entry is durable; sockets catch up on heartbeat/resume
+        log.exception("feed ring for market %s seq %s failed", market_id, message.get("seq"))
+
+
+def ring(market_id: int, message: dict) -> None:
+    loop = _server_loop
+    if loop is not None and loop.is_running() and not loop.is_closed():
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if current is loop:
+            loop.create_task(_send(market_id, message))
+        else:
+            loop.call_soon_threadsafe(lambda: loop.create_task(_send(market_id, message)))
+        return
+    async_to_sync(_send)(market_id, message)

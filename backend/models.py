@@ -1,0 +1,43 @@
+"""The market feed: a durable, gap-free, ordered stream per market (DESIGN.md §5).
+
+The market is referenced by id only, so that backend does not import the events app.
+"""
+
+from django.db import models
+
+
+class FeedHead(models.Model):
+    """The per-market counter row. Locked with select_for_update() to take the next seq."""
+
+    market_id = models.BigIntegerField(primary_key=True)
+    head = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"market {self.market_id} @ {self.head}"
+
+
+class FeedEntry(models.Model):
+    market_id = models.BigIntegerField()
+    seq = models.BigIntegerField()
+    kind = models.CharField(max_length=64)
+    data = models.JSONField()
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["market_id", "seq"], name="feed_entry_market_seq_unique"),
+        ]
+        ordering = ["market_id", "seq"]
+        verbose_name_plural = "feed entries"
+
+    def __str__(self) -> str:
+        return f"{self.market_id}#{self.seq} {self.kind}"
+
+    def as_message(self) -> dict:
+        return {
+            "type": "entry",
+            "seq": self.seq,
+            "kind": self.kind,
+            "at": self.at.isoformat(),
+            "data": self.data,
+        }

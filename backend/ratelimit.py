@@ -1,0 +1,68 @@
+"""Rate limits on failed attempts, in the Django cache (Redis when REDIS_URL is set, so the
+limit holds across processes). Successful attempts are not counted: a busy door scanning
+valid invitations is never throttled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from django.core.cache import cache
+
+from backend.errors import RateLimited, Unauthenticated
+
+LIMITS = {
+    # name: (failures allowed, window in seconds)
+    "login": (10, 300),
+    "code": (30, 60),
+    "pairing": (10, 300),
+    "client_token": (30, 300),
+}
+
+
+# Tests set a fresh namespace per test, so counters never leak between tests (or between
+# parallel test runs sharing one Redis).
+NAMESPACE = "rl"
+
+
+def client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _key(name: str, ident: str) -> str:
+    window = LIMITS[name][1]
+    bucket = int(time.time() // window)
+    return f"{NAMESPACE}:{name}:{ident}:{bucket}"
+
+
+def check(name: str, ident: str) -> None:
+    allowed, window = LIMITS[name]
+    count = cache.get(_key(name, ident), 0)
+    if count >= allowed:
+        retry = window - int(time.time() % window)
+        raise RateLimited(max(retry, 1))
+
+
+def record_failure(name: str, ident: str) -> None:
+    key = _key(name, ident)
+    window = LIMITS[name][1]
+    if not cache.add(key, 1, timeout=window):
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, timeout=window)
+
+
+@contextlib.contextmanager
+def login_guard(request, username: str):
+    """Brute-force protection: failures are counted per IP and per username."""
+    idents = [f"ip:{client_ip(request)}", f"user:{username.lower()[:150]}"]
+    for ident in idents:
+        check("login", ident)
+    try:
+        yield
+    except Unauthenticated:
+        for ident in idents:
+            record_failure("login", ident)
+        raise

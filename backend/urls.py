@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path
+
+from backend.api import api
+from backend.views import home, login_page
+
+
+def healthz(request):
+    return JsonResponse({"ok": True})
+
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("login/", login_page, name="login"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("", include("events.urls")),
+    path("", include("checkin.urls")),
+    path("", include("kiosk.urls")),
+]

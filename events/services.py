@@ -1,0 +1,134 @@
+"""All writes of the market domain. Each runs in one transaction; dashboard-visible changes
+append their feed entry in that same transaction (backend.feed.feed_append)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from backend.errors import Conflict, Invalid, NotFound
+from backend.feed import feed_append, feed_init
+from events.codes import new_code, new_token
+from events.models import Client, District, Invitation, Market, TimeSlot
+
+
+def market_create(*, district: District, name: str, venue: str, address: str,
+                  starts_at: dt.datetime, ends_at: dt.datetime, what_to_bring: str = "") -> Market:
+    if timezone.is_naive(starts_at) or timezone.is_naive(ends_at):
+        raise Invalid("Start and end need a time zone.", code="naive_datetime")
+    if ends_at <= starts_at:
+        raise Invalid("The market must end after it starts.", code="ends_before_start")
+    with transaction.atomic():
+        market = Market.objects.create(district=district, name=name, venue=venue, address=address,
+                                       starts_at=starts_at, ends_at=ends_at, what_to_bring=what_to_bring)
+        feed_init(market_id=market.pk)
+    return market
+
+
+def timeslot_create(*, market: Market, starts_at: dt.datetime, ends_at: dt.datetime, capacity: int = 50) -> TimeSlot:
+    if ends_at <= starts_at:
+        raise Invalid("A time slot must end after it starts.", code="ends_before_start")
+    if starts_at < market.starts_at or ends_at > market.ends_at:
+        raise Invalid("A time slot must lie within the market's hours.", code="slot_outside_market")
+    return TimeSlot.objects.create(market=market, starts_at=starts_at, ends_at=ends_at, capacity=capacity)
+
+
+def _lock_market(market_id: int) -> Market:
+    market = Market.objects.select_for_update().filter(pk=market_id).first()
+    if market is None:
+        raise NotFound("This market does not exist.", code="market_not_found")
+    return market
+
+
+def market_open(*, market: Market) -> Market:
+    with transaction.atomic():
+        market = _lock_market(market.pk)
+        if market.state == Market.State.OPEN:
+            return market
+        if market.state == Market.State.CLOSED:
+            raise Conflict("A closed market cannot be opened again.", code="market_closed")
+        market.state = Market.State.OPEN
+        market.opened_at = timezone.now()
+        market.save(update_fields=["state", "opened_at"])
+        feed_append(market_id=market.pk, kind="market.opened",
+                    data={"market_id": market.pk, "state": market.state, "at": market.opened_at})
+    return market
+
+
+def market_close(*, market: Market) -> tuple[Market, int]:
+    """Close the market; every invitation still `issued` becomes `no_show`. Returns (market, no-shows)."""
+    with transaction.atomic():
+        market = _lock_market(market.pk)
+        if market.state == Market.State.CLOSED:
+            return market, 0
+        now = timezone.now()
+        no_shows = Invitation.objects.filter(market=market, state=Invitation.State.ISSUED).update(
+            state=Invitation.State.NO_SHOW)
+        market.state = Market.State.CLOSED
+        market.closed_at = now
+        market.save(update_fields=["state", "closed_at"])
+        feed_append(market_id=market.pk, kind="market.closed",
+                    data={"market_id": market.pk, "state": market.state, "at": now, "no_shows": no_shows})
+    return market, no_shows
+
+
+def _fresh_codes(count: int) -> list[str]:
+    codes: set[str] = set()
+    while len(codes) < count:
+        needed = count - len(codes)
+        batch = {new_code() for _ in range(needed)} - codes
+        taken = set(Invitation.objects.filter(code__in=batch).values_list("code", flat=True)) if batch else set()
+        codes |= batch - taken
+    return list(codes)
+
+
+def invitation_issue_bulk(*, market: Market, clients: Iterable[Client | int], slot: TimeSlot | None = None,
+                          previous: dict[int, Invitation] | None = None, walk_in: bool = False) -> list[Invitation]:
+    """Issue one invitation per client for the market. A client who already has one is skipped
+    (a repeat is a no-op). Returns the invitations created now."""
+    client_ids = list(dict.fromkeys(c.pk if isinstance(c, Client) else int(c) for c in clients))
+    if slot is not None and slot.market_id != market.pk:
+        raise Invalid("This time slot belongs to another market.", code="slot_wrong_market")
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                locked = _lock_market(market.pk)
+                if locked.state == Market.State.CLOSED:
+                    raise Conflict("This market is closed; no invitations can be issued.", code="market_closed")
+                found = dict(Client.objects.filter(pk__in=client_ids).values_list("pk", "district_id"))
+                missing = [cid for cid in client_ids if cid not in found]
+                if missing:
+                    raise NotFound("Unknown clients.", code="client_not_found", extra={"clients": missing[:50]})
+                other = [cid for cid in client_ids if found[cid] != locked.district_id]
+                if other:
+                    raise Invalid("These clients belong to another district.", code="client_wrong_district",
+                                  extra={"clients": other[:50]})
+                existing = set(Invitation.objects.filter(market=locked, client_id__in=client_ids)
+                               .values_list("client_id", flat=True))
+                todo = [cid for cid in client_ids if cid not in existing]
+                if not todo:
+                    return []
+                codes = _fresh_codes(len(todo))
+                previous = previous or {}
+                rows = [
+                    Invitation(client_id=cid, market=locked, slot=slot, token=new_token(), code=code,
+                               walk_in=walk_in,
+                               previous=previous.get(cid),
+                               round=(previous[cid].round + 1) if cid in previous else 1)
+                    for cid, code in zip(todo, codes)
+                ]
+                created = Invitation.objects.bulk_create(rows, batch_size=2000)
+                if not walk_in:
+                    total = Invitation.objects.filter(market=locked).count()
+                    feed_append(market_id=locked.pk, kind="invitations.issued",
+                                data={"count": len(created), "total": total})
+                return created
+        except IntegrityError:
+            # A concurrent issue for the same client, or a code collision: try again; the
+            # repeat skips what now exists.
+            if attempt == 2:
+                raise
+    return []
