@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib.auth import authenticate, login, logout
+from django.http import StreamingHttpResponse
 from django.middleware.csrf import get_token
 from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from backend.auth import user_auth, user_roles
+from backend.audit import audit_record
+from backend.auth import COORDINATOR, require_role, user_auth, user_roles
+from backend.csvutil import csv_line
+from backend.models import AuditEvent
 from backend.errors import AppError, Unauthenticated
-from backend.schemas import ErrorOut, LoginIn, MeOut, OkOut
+from backend.schemas import AuditEventOut, ErrorOut, LoginIn, MeOut, OkOut
 
 api = NinjaAPI(
     title="Vrijwilligersmarkt API",
@@ -80,12 +86,43 @@ def auth_me(request):
     return {"username": request.auth.get_username(), "roles": sorted(user_roles(request.auth))}
 
 
+audit_router = Router(tags=["audit"])
+
+
+@audit_router.get("audit", response={200: list[AuditEventOut], 401: ErrorOut, 403: ErrorOut}, auth=user_auth)
+def audit_list(request, object_type: str | None = None, object_id: str | None = None, limit: int = 200):
+    require_role(request.auth, COORDINATOR)
+    qs = AuditEvent.objects.all()
+    if object_type:
+        qs = qs.filter(object_type=object_type)
+    if object_id:
+        qs = qs.filter(object_id=object_id)
+    return list(qs[: max(1, min(limit, 5000))])
+
+
+@audit_router.get("audit.csv", response={200: None, 401: ErrorOut, 403: ErrorOut}, auth=user_auth)
+def audit_csv(request):
+    require_role(request.auth, COORDINATOR)
+    audit_record(action="export", object_type="audit")
+
+    def rows():
+        yield "at,actor,action,object_type,object_id,ip,detail\r\n"
+        for event in AuditEvent.objects.order_by("at", "id").iterator(chunk_size=2000):
+            yield csv_line([event.at.isoformat(), event.actor, event.action, event.object_type,
+                            event.object_id, event.ip or "", json.dumps(event.detail, sort_keys=True)])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+    return response
+
+
 def _mount() -> None:
     from checkin.api import router as checkin_router
     from events.api import router as events_router
     from kiosk.api import router as kiosk_router
 
     api.add_router("", auth_router)
+    api.add_router("", audit_router)
     api.add_router("", events_router)
     api.add_router("", checkin_router)
     api.add_router("", kiosk_router)

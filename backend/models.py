@@ -41,3 +41,27 @@ class FeedEntry(models.Model):
             "at": self.at.isoformat(),
             "data": self.data,
         }
+
+
+class AuditEvent(models.Model):
+    """Append-only audit log (DESIGN.md §10): who did or read what, when, from where."""
+
+    at = models.DateTimeField(db_index=True)
+    actor = models.CharField(max_length=150, blank=True, default="", help_text="username, device:<id> or system")
+    action = models.CharField(max_length=32)  # read, create, update, delete, export, login ...
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("The audit log is append-only.")

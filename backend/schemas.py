@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from ninja import Schema
 
 
@@ -19,3 +21,14 @@ class MeOut(Schema):
 
 class OkOut(Schema):
     ok: bool = True
+
+
+class AuditEventOut(Schema):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    ip: str | None
+    detail: dict

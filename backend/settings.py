@@ -90,6 +90,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "backend.audit.AuditContextMiddleware",
+    "backend.middleware.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "backend.urls"

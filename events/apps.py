@@ -5,3 +5,8 @@ class EventsConfig(AppConfig):
     name = "events"
     verbose_name = "Vrijwilligersmarkten"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from events import audit_hooks
+
+        audit_hooks.connect()
