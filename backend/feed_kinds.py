@@ -124,3 +124,16 @@ class InvitationsIssued(_Data):
 
 
 KINDS["invitations.issued"] = InvitationsIssued
+
+
+class LeadNoteCreated(_Data):
+    """A consultant or peer mediator added a note to a lead (events.lead_services.lead_note_add)."""
+
+    id: int
+    lead_id: int
+    author: str | None
+    text: str
+    created_at: datetime
+
+
+KINDS["lead_note.created"] = LeadNoteCreated
