@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "ninja",  # serves the /api/v1/docs Swagger UI from local static files, not a CDN
     "backend",
     "events",
     "checkin",
