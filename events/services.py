@@ -132,3 +132,41 @@ def invitation_issue_bulk(*, market: Market, clients: Iterable[Client | int], sl
             if attempt == 2:
                 raise
     return []
+
+
+def invitation_follow_up(*, market: Market, later: Market, slot: TimeSlot | None = None) -> list[Invitation]:
+    """Follow-up summons (DESIGN.md §6): for every no-show of the closed `market`, an invitation
+    to the `later` market with round = previous round + 1 and a link to the missed one.
+
+    A no-show that already has a follow-up, or whose client already has an invitation for the
+    later market, is skipped: a repeat is a no-op. Returns the invitations created now."""
+    if later.pk == market.pk:
+        raise Invalid("Choose another, later market for the follow-up.", code="follow_up_same_market")
+    market = Market.objects.get(pk=market.pk)
+    later = Market.objects.get(pk=later.pk)
+    if market.state != Market.State.CLOSED:
+        raise Conflict("Close the market first; only then are the no-shows known.", code="market_not_closed")
+    if later.district_id != market.district_id:
+        raise Invalid("The follow-up market must be in the same district.", code="follow_up_other_district")
+    if later.state == Market.State.CLOSED:
+        raise Conflict("The follow-up market is already closed.", code="market_closed")
+    if later.starts_at <= market.starts_at:
+        raise Invalid("The follow-up market must start after this market.", code="follow_up_not_later")
+    no_shows = list(Invitation.objects.filter(market=market, state=Invitation.State.NO_SHOW,
+                                              follow_up__isnull=True).only("pk", "client_id", "round"))
+    if not no_shows:
+        return []
+    return invitation_issue_bulk(market=later, clients=[inv.client_id for inv in no_shows], slot=slot,
+                                 previous={inv.client_id: inv for inv in no_shows})
+
+
+def market_create_with_slots(*, district: District, name: str, venue: str, address: str,
+                             starts_at: dt.datetime, ends_at: dt.datetime, what_to_bring: str = "",
+                             slots: Iterable[tuple[dt.datetime, dt.datetime, int]] = ()) -> Market:
+    """A market and its time slots, all or nothing."""
+    with transaction.atomic():
+        market = market_create(district=district, name=name, venue=venue, address=address,
+                               starts_at=starts_at, ends_at=ends_at, what_to_bring=what_to_bring)
+        for slot_start, slot_end, capacity in slots:
+            timeslot_create(market=market, starts_at=slot_start, ends_at=slot_end, capacity=capacity)
+    return market
