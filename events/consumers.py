@@ -1,0 +1,234 @@
+"""The market feed websocket (DESIGN.md §5): `ws/markets/<market_id>/feed/?since=<seq>`.
+
+The database is the source of truth, the channel layer only a doorbell. A socket joins the
+market's group *before* it reads the replay, then forwards a live entry only when its seq is
+above the last one sent; a live entry that skips ahead (a lost doorbell) makes the socket
+read the missing entries from the database first. Replay and live forwarding hold one
+asyncio.Lock, so they never interleave. The heartbeat reads the head, replays whatever the
+doorbell missed, and re-checks the user's right to follow the market.
+
+Consumers never write to the database. Protocol and close codes: docs/feed.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from backend.feed import feed_entries, feed_head, group_name
+
+log = logging.getLogger(__name__)
+
+# Close codes (4000–4999 are free for applications). The client stops reconnecting on 4401/4403/4404.
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+
+REPLAY_CHUNK = 500
+CLIENT_MESSAGE_MAX = 4096
+
+ACCESS_OK = "ok"
+ACCESS_CLOSE_CODES = {
+    "unauthenticated": CLOSE_UNAUTHENTICATED,
+    "forbidden": CLOSE_FORBIDDEN,
+    "not_found": CLOSE_NOT_FOUND,
+}
+
+
+def feed_access(*, user_id: int | None, session_key: str | None, market_id: int) -> str:
+    """May this user (still) follow the market's feed? Reads everything fresh from the database,
+    so a role, a district or a session that ended is noticed on the next heartbeat."""
+    from django.contrib.auth import get_user_model
+
+    from backend.auth import CONSULTANT, COORDINATOR, user_roles
+    from events.models import Market
+
+    if user_id is None:
+        return "unauthenticated"
+    if session_key is not None:
+        from importlib import import_module
+
+        store = import_module(settings.SESSION_ENGINE).SessionStore()
+        if not store.exists(session_key):
+            return "unauthenticated"  # logged out elsewhere
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return "unauthenticated"
+    district_id = Market.objects.filter(pk=market_id).values_list("district_id", flat=True).first()
+    if district_id is None:
+        return "not_found"
+    roles = user_roles(user)
+    if COORDINATOR in roles:
+        return ACCESS_OK
+    if CONSULTANT in roles and user.districts.filter(pk=district_id).exists():
+        return ACCESS_OK
+    return "forbidden"
+
+
+def _parse_since(query_string: bytes) -> int | None | str:
+    """The `since` query parameter: an int ≥ 0, None when absent, "bad" when unusable."""
+    values = parse_qs(query_string.decode("latin-1")).get("since")
+    if not values or values[-1] == "":
+        return None
+    try:
+        since = int(values[-1])
+    except ValueError:
+        return "bad"
+    return since if since >= 0 else "bad"
+
+
+class MarketFeedConsumer(AsyncWebsocketConsumer):
+    market_id: int
+    last: int = 0
+
+    async def connect(self):
+        self.market_id = int(self.scope["url_route"]["kwargs"]["market_id"])
+        self.lock = asyncio.Lock()
+        self.heartbeat_task: asyncio.Task | None = None
+        self.joined = False
+        self.closed = False
+        user = self.scope.get("user")
+        self.user_id = user.pk if user is not None and user.is_authenticated else None
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None) if session is not None else None
+
+        access = await database_sync_to_async(feed_access)(
+            user_id=self.user_id, session_key=self.session_key, market_id=self.market_id)
+        # Accept, then close with a code: a browser never sees the code of a rejected handshake,
+        # and the client must know not to reconnect.
+        await self.accept()
+        if access != ACCESS_OK:
+            await self._close(ACCESS_CLOSE_CODES[access])
+            return
+
+        # Join first, read second: an entry committed in between arrives by the doorbell and is
+        # dropped or forwarded by its seq, never lost.
+        await self.channel_layer.group_add(group_name(self.market_id), self.channel_name)
+        self.joined = True
+        since = _parse_since(self.scope.get("query_string", b""))
+        async with self.lock:
+            head = await database_sync_to_async(feed_head)(market_id=self.market_id)
+            await self._send({"type": "hello", "market": self.market_id, "head": head})
+            if since is None:
+                since = head  # no position given: live entries only
+            await self._start_from(since, head)
+        self.heartbeat_task = asyncio.create_task(self._heartbeat())
+
+    async def disconnect(self, code):
+        self.closed = True
+        if self.heartbeat_task is not None:
+            self.heartbeat_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.heartbeat_task
+        if self.joined:
+            with contextlib.suppress(Exception):
+                await self.channel_layer.group_discard(group_name(self.market_id), self.channel_name)
+
+    # --- client → server -------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.closed or not self.joined:
+            return
+        message = None
+        if text_data is not None and len(text_data) <= CLIENT_MESSAGE_MAX:
+            with contextlib.suppress(ValueError):
+                message = json.loads(text_data)
+        if not isinstance(message, dict):
+            await self._send({"type": "error", "code": "bad_message"})
+            return
+        kind = message.get("type")
+        if kind == "resume":
+            since = message.get("since")
+            if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+                await self._send({"type": "error", "code": "bad_since"})
+                return
+            async with self.lock:
+                head = await database_sync_to_async(feed_head)(market_id=self.market_id)
+                await self._start_from(since, head)
+        elif kind == "ping":
+            await self._send({"type": "pong"})
+        else:
+            await self._send({"type": "error", "code": "unknown_type"})
+
+    # --- channel layer → server ------------------------------------------------------------
+
+    async def feed_entry(self, event):
+        entry = event.get("entry") or {}
+        seq = entry.get("seq")
+        if not isinstance(seq, int) or self.closed:
+            return
+        async with self.lock:
+            if seq <= self.last:
+                return  # already sent by the replay
+            if seq > self.last + 1:
+                await self._catch_up()  # a doorbell was lost: the database has what is missing
+            if seq == self.last + 1:
+                await self._send(entry)
+                self.last = seq
+
+    # --- internals (call with self.lock held) ----------------------------------------------
+
+    async def _start_from(self, since: int | str, head: int) -> None:
+        limit = settings.VM_FEED_REPLAY_LIMIT
+        if since == "bad" or since > head or head - since > limit:
+            # Too far behind (or ahead: the database was reset): the client reloads the snapshot
+            # and reconnects. The socket itself goes on from head.
+            self.last = head
+            await self._send({"type": "reset", "head": head})
+            return
+        self.last = since
+        await self._catch_up()
+
+    async def _catch_up(self) -> None:
+        """Send every entry after self.last from the database, in order, in chunks."""
+        while not self.closed:
+            chunk = await database_sync_to_async(feed_entries)(
+                market_id=self.market_id, since=self.last, limit=REPLAY_CHUNK)
+            for entry in chunk:
+                if entry["seq"] != self.last + 1:
+                    # Cannot happen with a gap-free feed; never send a hole the client would chase.
+                    log.error("feed of market %s has a hole after seq %s", self.market_id, self.last)
+                    return
+                await self._send(entry)
+                self.last = entry["seq"]
+            if len(chunk) < REPLAY_CHUNK:
+                return
+
+    async def _heartbeat(self) -> None:
+        interval = float(settings.VM_FEED_HEARTBEAT_SECONDS)
+        try:
+            while not self.closed:
+                await asyncio.sleep(interval)
+                async with self.lock:
+                    if self.closed:
+                        return
+                    access = await database_sync_to_async(feed_access)(
+                        user_id=self.user_id, session_key=self.session_key, market_id=self.market_id)
+                    if access != ACCESS_OK:
+                        await self._close(ACCESS_CLOSE_CODES[access])
+                        return
+                    head = await database_sync_to_async(feed_head)(market_id=self.market_id)
+                    if head > self.last:
+                        await self._catch_up()
+                    await self._send({"type": "heartbeat", "head": head})
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a heartbeat failure must not leave a silent half-dead socket
+            log.exception("feed heartbeat for market %s failed", self.market_id)
+            await self._close(1011)
+
+    async def _send(self, message: dict) -> None:
+        if not self.closed:
+            await self.send(text_data=json.dumps(message, separators=(",", ":")))
+
+    async def _close(self, code: int) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.close(code)
