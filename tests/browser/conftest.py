@@ -435,3 +435,44 @@ def fake_camera_browser(playwright_instance):
     for chromium in browsers:
         with contextlib.suppress(Exception):
             chromium.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Accessibility (vendored axe-core, see docs/frontend.md)
+# --------------------------------------------------------------------------------------------
+
+AXE_SCRIPT = "/static/vendor/axe-core/axe.min.js"
+AXE_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
+
+
+def axe_violations(page, *, tags=AXE_TAGS, exclude=()) -> list[dict]:
+    """Run axe-core on the page; returns its violations (a list of dicts)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(url=AXE_SCRIPT)
+    context = {"exclude": [[sel] for sel in exclude]} if exclude else None
+    return page.evaluate(
+        "async ([context, tags]) => (await axe.run(context || document,"
+        " {runOnly: {type: 'tag', values: tags}})).violations",
+        [context, list(tags)],
+    )
+
+
+def format_violations(violations: list[dict]) -> str:
+    lines = []
+    for v in violations:
+        targets = ", ".join(" ".join(n["target"]) if isinstance(n["target"], list) else str(n["target"])
+                            for n in v["nodes"][:5])
+        lines.append(f"[{v['impact']}] {v['id']}: {v['help']} -> {targets}")
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def assert_accessible():
+    """`assert_accessible(page)` fails with a readable list when axe-core finds WCAG 2.1 A/AA issues."""
+
+    def check(page, *, tags=AXE_TAGS, exclude=()):
+        violations = axe_violations(page, tags=tags, exclude=exclude)
+        assert not violations, f"axe-core found {len(violations)} problem(s) on {page.url}:\n" + \
+            format_violations(violations)
+
+    return check

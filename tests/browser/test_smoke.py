@@ -68,3 +68,37 @@ def test_fake_camera_plays_a_qr_video(fake_camera_browser, qr_y4m, tmp_path, liv
     )
     assert len(labels) == 1
     context.close()
+
+
+def test_vendored_jsqr_decodes_a_qr_code(page, tmp_path):
+    import base64
+    import io
+
+    import qrcode
+
+    buffer = io.BytesIO()
+    qrcode.make("http://127.0.0.1:8000/i/smoke-token", border=4).save(buffer, format="PNG")
+    data_url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    page.goto("/login/")
+    page.add_script_tag(url="/static/vendor/jsqr/jsQR.js")
+    decoded = page.evaluate(
+        """async (src) => {
+            const img = new Image();
+            img.src = src;
+            await img.decode();
+            const canvas = document.createElement('canvas');
+            canvas.width = img.width; canvas.height = img.height;
+            const ctx = canvas.getContext('2d');
+            ctx.drawImage(img, 0, 0);
+            const pixels = ctx.getImageData(0, 0, canvas.width, canvas.height);
+            const code = jsQR(pixels.data, pixels.width, pixels.height);
+            return code && code.data;
+        }""",
+        data_url,
+    )
+    assert decoded == "http://127.0.0.1:8000/i/smoke-token"
+
+
+def test_vendored_axe_core_runs_on_the_login_page(page, assert_accessible):
+    page.goto("/login/")
+    assert_accessible(page)
