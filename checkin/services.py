@@ -1,0 +1,379 @@
+"""Check-in at the entrance (DESIGN.md §7), modelled on pretix's perform_checkin.
+
+`checkin_redeem` answers one scan. In one transaction it locks the invitation row, decides the
+outcome, checks the invitation in (events.services.invitation_check_in appends
+`checkin.created` in that same transaction) and stores the Scan with its exact answer. The
+same nonce again returns that answer with `replayed: true` and writes nothing; the same nonce
+with another request is refused (409 `nonce_reused`). See docs/checkin.md.
+
+`walk_in_register` finds or creates a client of the market's district, issues a walk-in
+invitation when there is none, and checks in through the same decision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from backend import ratelimit
+from backend.errors import AppError, Conflict, Invalid
+from checkin.models import Scan
+from events.codes import normalise_code, parse_token
+from events.lead_services import client_public
+from events.models import Client, Invitation, Market
+from events.services import invitation_check_in, invitation_issue_bulk
+
+# How far a device clock may run ahead of ours before scanned_at is refused (422).
+CLOCK_SKEW = dt.timedelta(seconds=getattr(settings, "VM_SCAN_CLOCK_SKEW_SECONDS", 300))
+NONCE_MAX = 64
+
+OK = "ok"
+ERROR = "error"
+ALREADY = "already_checked_in"
+UNKNOWN = "unknown"
+REVOKED = "revoked"
+WRONG_MARKET = "wrong_market"
+NOT_OPEN = "not_open"
+EXCUSED = "excused"
+REASONS = (ALREADY, UNKNOWN, REVOKED, WRONG_MARKET, NOT_OPEN, EXCUSED)
+
+
+class NonceReused(Conflict):
+    code = "nonce_reused"
+    default_message = "This nonce was already used for another scan. Make a new nonce for every scan."
+
+
+class ScannedAtInFuture(Invalid):
+    code = "scanned_at_in_future"
+    default_message = "scanned_at lies in the future; check the clock of the device."
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    market_id: int
+    nonce: str
+    token: str | None = None
+    code: str | None = None
+    scanned_at: dt.datetime | None = None
+    device: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def _local(value: dt.datetime) -> dt.datetime:
+    return timezone.localtime(value, timezone.get_default_timezone())
+
+
+def _time(value: dt.datetime) -> str:
+    return formats.time_format(_local(value), "H:i")
+
+
+def _date(value: dt.datetime) -> str:
+    return formats.date_format(_local(value), "l j F Y")
+
+
+def _answer(*, status: str, reason: str | None, message: str, client: Client | None = None,
+            checked_in_at: dt.datetime | None = None, invitation: Invitation | None = None,
+            market: dict | None = None, method: str) -> dict:
+    answer = {
+        "status": status,
+        "reason": reason,
+        "replayed": False,
+        "client": client_public(client) if client is not None else None,
+        "checked_in_at": checked_in_at.isoformat() if checked_in_at else None,
+        "message": message,
+        "invitation": ({"id": invitation.pk, "code": invitation.formatted_code, "walk_in": invitation.walk_in}
+                       if invitation is not None else None),
+        "method": method,
+    }
+    if market is not None:
+        answer["market"] = market
+    return answer
+
+
+def _normalise_scanned_at(scanned_at: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+    if scanned_at is None:
+        return None
+    if timezone.is_naive(scanned_at):
+        # A device that sends no offset means local market time (Europe/Amsterdam).
+        scanned_at = timezone.make_aware(scanned_at, timezone.get_default_timezone())
+    if scanned_at > now + CLOCK_SKEW:
+        raise ScannedAtInFuture(extra={"max_skew_seconds": int(CLOCK_SKEW.total_seconds())})
+    return scanned_at
+
+
+def _replay(nonce: str, fingerprint: str) -> dict | None:
+    stored = Scan.objects.filter(nonce=nonce).values_list("fingerprint", "response").first()
+    if stored is None:
+        return None
+    if stored[0] != fingerprint:
+        raise NonceReused()
+    return {**stored[1], "replayed": True}
+
+
+def _rate_idents(user, ip: str | None) -> list[str]:
+    idents = []
+    if user is not None and getattr(user, "pk", None):
+        idents.append(f"user:{user.pk}")
+    if ip:
+        idents.append(f"ip:{ip}")
+    return idents
+
+
+def _not_open_message(market: Market) -> str:
+    if market.state == Market.State.PLANNED:
+        return _("De markt is nog niet open. Aanmelden kan pas als de markt open is.")
+    return _("De markt is gesloten. Aanmelden kan niet meer.")
+
+
+def _decide(*, market: Market, invitation: Invitation | None, user, at: dt.datetime, method: str) -> dict:
+    """The outcome of one scan; checks the (locked) invitation in when it may."""
+    if invitation is None:
+        return _answer(status=ERROR, reason=UNKNOWN, method=method,
+                       message=_("Onbekende code. Kijk of de code goed is, of zoek de persoon op naam."))
+    client = invitation.client
+    name = client.display_name
+    if invitation.state == Invitation.State.REVOKED:
+        return _answer(status=ERROR, reason=REVOKED, client=client, invitation=invitation, method=method,
+                       message=_("De uitnodiging van %(name)s is ingetrokken. Stuur de persoon naar de "
+                                 "coördinator.") % {"name": name})
+    if invitation.market_id != market.pk:
+        other = invitation.market
+        return _answer(
+            status=ERROR, reason=WRONG_MARKET, client=client, method=method,
+            market={"id": other.pk, "name": other.name, "starts_at": other.starts_at.isoformat(),
+                    "venue": other.venue},
+            message=_("Deze uitnodiging is voor een andere markt: %(date)s om %(time)s in %(place)s.") % {
+                "date": _date(other.starts_at), "time": _time(other.starts_at), "place": other.venue})
+    if market.state != Market.State.OPEN or invitation.state == Invitation.State.NO_SHOW:
+        return _answer(status=ERROR, reason=NOT_OPEN, client=client, invitation=invitation, method=method,
+                       message=_not_open_message(market))
+    if invitation.state == Invitation.State.EXCUSED:
+        return _answer(status=ERROR, reason=EXCUSED, client=client, invitation=invitation, method=method,
+                       message=_("%(name)s heeft zich afgemeld voor deze markt. Stuur de persoon naar "
+                                 "een consulent.") % {"name": name})
+    if invitation.state == Invitation.State.CHECKED_IN:
+        first = invitation.checked_in_at
+        return _answer(status=ERROR, reason=ALREADY, client=client, invitation=invitation, method=method,
+                       checked_in_at=first,
+                       message=_("%(name)s is al aangemeld om %(time)s.") % {
+                           "name": name, "time": _time(first) if first else "?"})
+    invitation_check_in(invitation=invitation, at=at, by=user, method=method)
+    return _answer(status=OK, reason=None, client=client, invitation=invitation, method=method,
+                   checked_in_at=at, message=_("Welkom! %(name)s is aangemeld.") % {"name": name})
+
+
+def _store(*, market: Market, invitation: Invitation | None, user, request: ScanRequest, fingerprint: str,
+           method: str, now: dt.datetime, scanned_at: dt.datetime | None, answer: dict) -> None:
+    Scan.objects.create(
+        market=market, invitation=invitation, user=user if getattr(user, "pk", None) else None,
+        device=request.device, nonce=request.nonce, fingerprint=fingerprint, method=method,
+        scanned_at=scanned_at, received_at=now, status=answer["status"], reason=answer["reason"],
+        response=answer)
+
+
+def _run_once(nonce: str, fingerprint: str, work) -> dict:
+    """Run `work` (one transaction that stores a Scan with `nonce`); when a concurrent request
+    with the same nonce won the insert, answer as a replay of that one."""
+    try:
+        return work()
+    except IntegrityError:
+        replay = _replay(nonce, fingerprint)
+        if replay is None:
+            raise
+        return replay
+
+
+# --------------------------------------------------------------------------------------------
+# redeem
+# --------------------------------------------------------------------------------------------
+
+def checkin_redeem(*, market: Market, request: ScanRequest, user=None, ip: str | None = None) -> dict:
+    """Answer one scan (DESIGN.md §7). `market` is the host's market, already authorised.
+
+    Returns the §7 response dict. Raises NonceReused (409), ScannedAtInFuture (422),
+    Invalid (422) for a malformed request, RateLimited (429) after too many unknown codes.
+    """
+    if (request.token is None) == (request.code is None):
+        raise Invalid("Send either a token or a code, not both.", code="token_or_code")
+    if not request.nonce or len(request.nonce) > NONCE_MAX:
+        raise Invalid(f"A nonce of 1 to {NONCE_MAX} characters is required.", code="invalid_nonce")
+    if request.token is not None:
+        method = Scan.Method.QR
+        value = parse_token(request.token)
+        shown = value or request.token.strip()
+    else:
+        method = Scan.Method.CODE
+        value = normalise_code(request.code)
+        shown = value or request.code.strip().upper()
+    fingerprint = _fingerprint(market.pk, method, shown, getattr(user, "pk", None))
+
+    replay = _replay(request.nonce, fingerprint)
+    if replay is not None:
+        return replay
+
+    now = timezone.now()
+    scanned_at = _normalise_scanned_at(request.scanned_at, now)
+    idents = _rate_idents(user, ip)
+    for ident in idents:
+        ratelimit.check("code", ident)
+
+    def work() -> dict:
+        with transaction.atomic():
+            invitation = None
+            if value is not None:
+                lookup = {"token": value} if method == Scan.Method.QR else {"code": value}
+                invitation = (Invitation.objects.select_for_update(of=("self",))
+                              .select_related("client", "market").filter(**lookup).first())
+            answer = _decide(market=market, invitation=invitation, user=user, at=scanned_at or now,
+                             method=method)
+            _store(market=market, invitation=invitation, user=user, request=request, fingerprint=fingerprint,
+                   method=method, now=now, scanned_at=scanned_at, answer=answer)
+            return answer
+
+    answer = _run_once(request.nonce, fingerprint, work)
+    if answer["reason"] == UNKNOWN and not answer["replayed"]:
+        for ident in idents:
+            ratelimit.record_failure("code", ident)
+    return answer
+
+
+def checkin_sync(*, items: list, authorise, user=None, ip: str | None = None) -> list[dict]:
+    """Answer an uploaded offline queue in order. `items` holds ScanRequests or AppErrors (an
+    item that did not parse); `authorise(market_id)` returns the Market or raises AppError.
+    Each scan is independent: an error becomes that item's own error result."""
+    results = []
+    for item in items:
+        try:
+            if isinstance(item, AppError):
+                raise item
+            market = authorise(item.market_id)
+            results.append(checkin_redeem(market=market, request=item, user=user, ip=ip))
+        except AppError as exc:
+            results.append(error_result(exc))
+    return results
+
+
+def error_result(exc: AppError) -> dict:
+    """A sync item that is not a scan outcome (malformed, forbidden, nonce reused, rate
+    limited): the redeem shape with status "error", reason null, and the error itself."""
+    return {
+        "status": ERROR,
+        "reason": None,
+        "replayed": False,
+        "client": None,
+        "checked_in_at": None,
+        "message": exc.message,
+        "invitation": None,
+        "method": None,
+        "error": {"status": exc.status, **exc.as_dict()},
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# walk-ins
+# --------------------------------------------------------------------------------------------
+
+WALK_IN_NUMBER_PREFIX = "INLOOP-"
+
+
+def _new_walk_in_number() -> str:
+    return WALK_IN_NUMBER_PREFIX + secrets.token_hex(5).upper()
+
+
+@dataclass(frozen=True)
+class WalkInRequest:
+    nonce: str
+    client_id: int | None = None
+    client_number: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    language: str = "nl"
+    device: str | None = None
+
+
+def _walk_in_client(*, market: Market, req: WalkInRequest) -> tuple[Client, bool]:
+    district_id = market.district_id
+    if req.client_id is not None:
+        client = Client.objects.filter(pk=req.client_id, district_id=district_id).first()
+        if client is None:
+            raise Invalid(_("Deze persoon is niet gevonden in het stadsdeel van deze markt."),
+                          code="client_not_in_district")
+        return client, False
+    number = (req.client_number or "").strip().upper() or None
+    if number is not None:
+        client = Client.objects.filter(client_number__iexact=number).first()
+        if client is not None:
+            if client.district_id != district_id:
+                raise Invalid(_("Dit klantnummer hoort bij een ander stadsdeel. Vraag een consulent."),
+                              code="client_not_in_district")
+            return client, False
+    given = (req.given_name or "").strip()
+    family = (req.family_name or "").strip()
+    if not given or not family:
+        raise Invalid(_("Vul de voornaam en de achternaam in."), code="name_required")
+    client = Client.objects.create(client_number=number or _new_walk_in_number(), given_name=given,
+                                   family_name=family, language=req.language, district_id=district_id)
+    return client, True
+
+
+def walk_in_register(*, market: Market, req: WalkInRequest, user=None) -> dict:
+    """Register a walk-in and check them in at once; idempotent with the nonce.
+
+    Finds the client (by id or client number, within the market's district) or creates one
+    (given and family name required; without a client number a provisional `INLOOP-…` number),
+    issues a walk-in invitation when the client has none for this market, then decides like a
+    scan (so an excused, revoked or already checked-in client gets that answer)."""
+    if not req.nonce or len(req.nonce) > NONCE_MAX:
+        raise Invalid(f"A nonce of 1 to {NONCE_MAX} characters is required.", code="invalid_nonce")
+    fingerprint = _fingerprint(market.pk, Scan.Method.WALK_IN, req.client_id,
+                               (req.client_number or "").strip().upper(), (req.given_name or "").strip(),
+                               (req.family_name or "").strip(), getattr(user, "pk", None))
+    replay = _replay(req.nonce, fingerprint)
+    if replay is not None:
+        return replay
+    now = timezone.now()
+
+    def work() -> dict:
+        with transaction.atomic():
+            if market.state != Market.State.OPEN:
+                answer = _decide_not_open(market)
+                created = False
+                invitation = None
+                client = None
+            else:
+                client, created = _walk_in_client(market=market, req=req)
+                invitation = (Invitation.objects.select_for_update(of=("self",)).select_related("client", "market")
+                              .filter(market=market, client=client).first())
+                if invitation is None:
+                    invitation_issue_bulk(market=market, clients=[client], walk_in=True)
+                    invitation = (Invitation.objects.select_for_update(of=("self",))
+                                  .select_related("client", "market").get(market=market, client=client))
+                answer = _decide(market=market, invitation=invitation, user=user, at=now,
+                                 method=Scan.Method.WALK_IN)
+            answer["created_client"] = created
+            answer["client_id"] = client.pk if client is not None else None
+            _store(market=market, invitation=invitation, user=user,
+                   request=ScanRequest(market_id=market.pk, nonce=req.nonce, device=req.device),
+                   fingerprint=fingerprint, method=Scan.Method.WALK_IN, now=now, scanned_at=None, answer=answer)
+            return answer
+
+    return _run_once(req.nonce, fingerprint, work)
+
+
+def _decide_not_open(market: Market) -> dict:
+    return _answer(status=ERROR, reason=NOT_OPEN, message=_not_open_message(market), method=Scan.Method.WALK_IN)
