@@ -1,3 +1,215 @@
-from ninja import Router
+"""The events API (DESIGN.md §11): markets, client import, invitations, QR codes, letters, stands.
 
-router = Router(tags=["events"])
+Each endpoint parses, authorises (backend.auth roles + events.selectors), calls one service or
+selector and returns a schema. Sections below are grouped by resource; add new endpoints to
+the section they belong to (or a new section at the end).
+"""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils.http import content_disposition_header
+from ninja import File, Form, Router, Status
+from ninja.files import UploadedFile
+
+from backend.auth import COORDINATOR, require_role, user_auth
+from backend.errors import Invalid, NotFound
+from backend.schemas import ErrorOut
+from events import letters, qr, selectors, services
+from events.codes import invitation_url
+from events.imports import clients_import_csv
+from events.models import District, Invitation, Market, TimeSlot
+from events.schemas import (
+    ClientImportOut,
+    FollowUpIn,
+    InvitationOut,
+    InvitationsIssuedOut,
+    InvitationsIssueIn,
+    MarketCloseOut,
+    MarketIn,
+    MarketOut,
+    StandOut,
+)
+
+router = Router(tags=["events"], auth=user_auth)
+
+E401 = {401: ErrorOut}
+READ = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
+WRITE = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+QR_CACHE_SECONDS = 24 * 3600
+
+
+def _coordinator_market(request, market_id: int) -> Market:
+    return selectors.market_get_for_user(user=request.auth, market_id=market_id, roles=(COORDINATOR,))
+
+
+def market_out(market: Market) -> dict:
+    return {"id": market.pk, "name": market.name, "district": market.district_id,
+            "district_name": market.district.name, "venue": market.venue, "address": market.address,
+            "starts_at": market.starts_at, "ends_at": market.ends_at, "state": market.state}
+
+
+def invitation_out(inv: Invitation) -> dict:
+    client = inv.client
+    return {"id": inv.pk, "client": inv.client_id, "client_number": client.client_number,
+            "client_name": f"{client.given_name} {client.family_name}".strip(), "language": client.language,
+            "token": inv.token, "code": inv.formatted_code, "state": inv.state, "round": inv.round,
+            "slot": inv.slot_id, "previous": inv.previous_id, "walk_in": inv.walk_in,
+            "issued_at": inv.issued_at, "checked_in_at": inv.checked_in_at, "url": invitation_url(inv.token)}
+
+
+def _slot_of(market: Market, slot_id: int | None) -> TimeSlot | None:
+    if slot_id is None:
+        return None
+    slot = TimeSlot.objects.filter(pk=slot_id).first()
+    if slot is None:
+        raise NotFound("This time slot does not exist.", code="slot_not_found")
+    if slot.market_id != market.pk:
+        raise Invalid("This time slot belongs to another market.", code="slot_wrong_market")
+    return slot
+
+
+# --- markets -------------------------------------------------------------------------------
+
+
+@router.get("markets", response={200: list[MarketOut], **E401})
+def markets_list(request):
+    return [market_out(m) for m in selectors.markets_visible_to(request.auth)]
+
+
+@router.post("markets", response={201: MarketOut, **WRITE})
+def markets_create(request, payload: MarketIn):
+    require_role(request.auth, COORDINATOR)
+    district = District.objects.filter(pk=payload.district).first()
+    if district is None:
+        raise NotFound("This district does not exist.", code="district_not_found")
+    market = services.market_create_with_slots(
+        district=district, name=payload.name, venue=payload.venue, address=payload.address,
+        starts_at=payload.starts_at, ends_at=payload.ends_at, what_to_bring=payload.what_to_bring,
+        slots=[(s.starts_at, s.ends_at, s.capacity) for s in payload.slots])
+    return Status(201, market_out(market))
+
+
+@router.post("markets/{market_id}/open", response={200: MarketOut, **WRITE})
+def markets_open(request, market_id: int):
+    market = services.market_open(market=_coordinator_market(request, market_id))
+    return market_out(market)
+
+
+@router.post("markets/{market_id}/close", response={200: MarketCloseOut, **WRITE})
+def markets_close(request, market_id: int):
+    market, no_shows = services.market_close(market=_coordinator_market(request, market_id))
+    return {**market_out(market), "no_shows": no_shows}
+
+
+@router.get("markets/{market_id}/stands", response={200: list[StandOut], **READ})
+def markets_stands(request, market_id: int):
+    market = selectors.market_get_for_user(user=request.auth, market_id=market_id)
+    return [
+        {"id": s.pk, "organisation": s.organisation.name, "organisation_id": s.organisation_id,
+         "location": s.location,
+         "activities": [{"id": a.pk, "title": a.title} for a in s.organisation.activities.all()]}
+        for s in selectors.stands_for_market(market=market)
+    ]
+
+
+# --- clients -------------------------------------------------------------------------------
+
+
+@router.post("clients/import", response={200: ClientImportOut, **WRITE})
+def clients_import(request, district: Form[str], file: File[UploadedFile]):
+    require_role(request.auth, COORDINATOR)
+    value = district.strip()
+    found = (District.objects.filter(pk=int(value)).first() if value.isdigit()
+             else District.objects.filter(name=value).first())
+    if found is None:
+        raise NotFound("This district does not exist.", code="district_not_found")
+    return clients_import_csv(district=found, source=file).as_dict()
+
+
+# --- invitations ---------------------------------------------------------------------------
+
+
+@router.post("markets/{market_id}/invitations", response={200: InvitationsIssuedOut, **WRITE})
+def invitations_issue(request, market_id: int, payload: InvitationsIssueIn):
+    market = _coordinator_market(request, market_id)
+    created = services.invitation_issue_bulk(market=market, clients=payload.clients,
+                                             slot=_slot_of(market, payload.slot))
+    fresh = selectors.invitations_for_market(market=market).filter(pk__in=[i.pk for i in created])
+    return {"created": len(created), "invitations": [invitation_out(i) for i in fresh]}
+
+
+@router.get("markets/{market_id}/invitations", response={200: list[InvitationOut], **READ})
+def invitations_list(request, market_id: int, state: str | None = None):
+    market = _coordinator_market(request, market_id)
+    qs = selectors.invitations_for_market(market=market)
+    if state:
+        qs = qs.filter(state=state)
+    return [invitation_out(i) for i in qs.iterator(chunk_size=2000)]
+
+
+@router.post("markets/{market_id}/follow-up", response={200: InvitationsIssuedOut, **WRITE})
+def invitations_follow_up(request, market_id: int, payload: FollowUpIn):
+    market = _coordinator_market(request, market_id)
+    later = _coordinator_market(request, payload.market)
+    created = services.invitation_follow_up(market=market, later=later, slot=_slot_of(later, payload.slot))
+    fresh = selectors.invitations_for_market(market=later).filter(pk__in=[i.pk for i in created])
+    return {"created": len(created), "invitations": [invitation_out(i) for i in fresh]}
+
+
+def _qr_response(request, invitation: Invitation, kind: str) -> HttpResponse:
+    etag = qr.etag_for(invitation.token, kind)
+    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponseNotModified()
+    elif kind == "png":
+        response = HttpResponse(qr.invitation_png(invitation.token), content_type="image/png")
+    else:
+        response = HttpResponse(qr.invitation_svg(invitation.token), content_type="image/svg+xml; charset=utf-8")
+    response["ETag"] = etag
+    # private: the image leads to a client's page; only the coordinator's own browser caches it.
+    response["Cache-Control"] = f"private, max-age={QR_CACHE_SECONDS}"
+    response["Vary"] = "Cookie"
+    return response
+
+
+_PNG = {"responses": {200: {"description": "QR code (PNG)", "content": {"image/png": {}}}}}
+_SVG = {"responses": {200: {"description": "QR code (SVG)", "content": {"image/svg+xml": {}}}}}
+_PDF = {"responses": {200: {"description": "PDF", "content": {"application/pdf": {}}}}}
+
+
+@router.get("invitations/{invitation_id}/qr.png", response={200: None, 304: None, **READ}, openapi_extra=_PNG)
+def invitation_qr_png(request, invitation_id: int):
+    invitation = selectors.invitation_get_for_coordinator(user=request.auth, invitation_id=invitation_id)
+    return _qr_response(request, invitation, "png")
+
+
+@router.get("invitations/{invitation_id}/qr.svg", response={200: None, 304: None, **READ}, openapi_extra=_SVG)
+def invitation_qr_svg(request, invitation_id: int):
+    invitation = selectors.invitation_get_for_coordinator(user=request.auth, invitation_id=invitation_id)
+    return _qr_response(request, invitation, "svg")
+
+
+# --- letters -------------------------------------------------------------------------------
+
+
+@router.get("invitations/{invitation_id}/letter.pdf", response={200: None, **READ}, openapi_extra=_PDF)
+def invitation_letter(request, invitation_id: int):
+    invitation = selectors.invitation_get_for_coordinator(user=request.auth, invitation_id=invitation_id)
+    response = HttpResponse(letters.letter_pdf(invitation), content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(
+        False, f"uitnodiging-{invitation.formatted_code}.pdf")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@router.get("markets/{market_id}/letters.pdf", response={200: None, **READ}, openapi_extra=_PDF)
+def market_letters(request, market_id: int):
+    market = _coordinator_market(request, market_id)
+    return letters.market_letters_response(market)
+
+
+# --- leads, agreements and reports (the consultant workflow lives in events.lead_api) ---------
+
+from events.lead_api import router as _lead_router  # noqa: E402
+
+router.add_router("", _lead_router)

@@ -53,3 +53,26 @@ def invitations_for_market(*, market: Market) -> QuerySet[Invitation]:
         .select_related("client", "slot")
         .order_by("client__family_name", "client__given_name", "pk")
     )
+
+
+def invitation_get_for_coordinator(*, user, invitation_id: int) -> Invitation:
+    """An invitation by id for a coordinator: 404 if unknown, 403 for any other role."""
+    from backend.auth import require_role
+
+    invitation = (Invitation.objects.select_related("client", "market", "slot", "previous__market")
+                  .filter(pk=invitation_id).first())
+    if invitation is None:
+        raise NotFound("This invitation does not exist.", code="invitation_not_found")
+    require_role(user, COORDINATOR)
+    return invitation
+
+
+def stands_for_market(*, market: Market):
+    from django.db.models import Prefetch
+
+    from events.models import Activity, Stand
+
+    return (Stand.objects.filter(market=market).select_related("organisation")
+            .prefetch_related(Prefetch("organisation__activities",
+                                       queryset=Activity.objects.filter(active=True).order_by("title")))
+            .order_by("organisation__name"))

@@ -1,0 +1,358 @@
+"""Invitation letters as PDF (DESIGN.md §6), drawn straight on a reportlab canvas.
+
+- One letter = one A4 page, in the client's language (`translation.override`); msgids are
+  plain Dutch (B1). Until the i18n catalogue has English, `_EN` below bridges the English
+  texts (it is only used when gettext returns the Dutch msgid unchanged for `en`).
+- The QR code is embedded as a tiny 1-bit image (one pixel per module, drawn scaled without
+  interpolation): crisp at any zoom, ~1 KB per page, and cheap to hold until the PDF is saved.
+- A whole market's letters are written page by page into a spooled temporary file (memory
+  up to 8 MB, then disk); invitations are read with `.iterator()`, so no page's Django objects
+  are kept. reportlab keeps each finished page's content stream (a few KB) until `save()`;
+  bench/qr_letters.py measures the peak (see bench/README.md).
+- Fonts: DejaVu Sans (Latin incl. ş/ë, Arabic, Cyrillic) when installed (fonts-dejavu-core),
+  otherwise reportlab's bundled Vera, otherwise Helvetica. Right-to-left shaping is not done
+  yet: Arabic glyphs render, but unshaped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import tempfile
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader, simpleSplit
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+from events import qr
+from events.codes import invitation_url
+from events.models import Invitation
+
+PAGE_W, PAGE_H = A4
+MARGIN = 22 * mm
+TEXT_W = PAGE_W - 2 * MARGIN
+QR_SIZE = 42 * mm
+BODY = 10.5
+LEAD = 14.5
+SPOOL_MAX_MEMORY = 8 * 1024 * 1024
+
+FONT_DIRS = [Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"),
+             Path("/usr/local/share/fonts")]
+
+
+@lru_cache(maxsize=1)
+def fonts() -> tuple[str, str, str]:
+    """Register the letter fonts once; returns (regular, bold, mono) font names."""
+    for folder in FONT_DIRS:
+        regular, bold, mono = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf", folder / "DejaVuSansMono.ttf"
+        if regular.exists() and bold.exists():
+            pdfmetrics.registerFont(TTFont("VM-Sans", str(regular)))
+            pdfmetrics.registerFont(TTFont("VM-Sans-Bold", str(bold)))
+            if mono.exists():
+                pdfmetrics.registerFont(TTFont("VM-Mono", str(mono)))
+                return "VM-Sans", "VM-Sans-Bold", "VM-Mono"
+            return "VM-Sans", "VM-Sans-Bold", "Courier"
+    try:  # reportlab ships Vera: Latin-1 and more, no Arabic
+        pdfmetrics.registerFont(TTFont("VM-Sans", "Vera.ttf"))
+        pdfmetrics.registerFont(TTFont("VM-Sans-Bold", "VeraBd.ttf"))
+        pdfmetrics.registerFont(TTFont("VM-Mono", "VeraMono.ttf"))
+        return "VM-Sans", "VM-Sans-Bold", "VM-Mono"
+    except Exception:  # pragma: no cover - reportlab without its fonts
+        return "Helvetica", "Helvetica-Bold", "Courier"
+
+
+# English for the letter until locale/en has it (the i18n engineer may delete this bridge
+# once `makemessages` + translations cover these msgids).
+_EN = {
+    "Uitnodiging voor de vrijwilligersmarkt": "Invitation to the volunteer market",
+    "Nieuwe uitnodiging voor de vrijwilligersmarkt": "New invitation to the volunteer market",
+    "Datum van deze brief: %(date)s": "Date of this letter: %(date)s",
+    "Beste %(name)s,": "Dear %(name)s,",
+    "U moet naar de vrijwilligersmarkt in uw wijk komen. Daar praat u met een consulent en met "
+    "organisaties. Samen kijken we welk vrijwilligerswerk bij u past. U kunt ook vertellen wat u "
+    "al doet, of waarom vrijwilligerswerk nu moeilijk is.":
+        "You must come to the volunteer market in your neighbourhood. There you talk with a "
+        "consultant and with organisations. Together we look at which volunteer work suits you. "
+        "You can also tell us what you already do, or why volunteer work is hard for you now.",
+    "U kwam niet naar de markt van %(date)s. Daarom krijgt u deze nieuwe uitnodiging.":
+        "You did not come to the market of %(date)s. That is why you get this new invitation.",
+    "Wanneer": "When",
+    "Hoe laat": "Time",
+    "Waar": "Where",
+    "van %(start)s tot %(end)s": "from %(start)s to %(end)s",
+    "Scan de code met de camera van uw telefoon. U ziet dan uw afspraak. U kunt daar ook uw taal kiezen.":
+        "Scan the code with the camera of your phone. You will see your appointment. You can also "
+        "choose your language there.",
+    "Geen telefoon met camera? Ga naar dit adres:": "No phone with a camera? Go to this address:",
+    "Uw code": "Your code",
+    "Neem deze brief mee naar de markt.": "Bring this letter to the market.",
+    "Wat neemt u mee?": "What do you bring?",
+    "Deze brief (of de code op uw telefoon)": "This letter (or the code on your phone)",
+    "Een identiteitsbewijs: paspoort, ID-kaart of verblijfsdocument":
+        "Proof of identity: passport, ID card or residence document",
+    "Kunt u niet komen?": "Can you not come?",
+    "Meld u dan af vóór %(deadline)s. Bel %(phone)s of scan de code en meld u af op uw pagina. "
+    "Zeg waarom u niet kunt komen. Dan krijgt u een nieuwe afspraak.":
+        "Then cancel before %(deadline)s. Call %(phone)s or scan the code and cancel on your page. "
+        "Say why you cannot come. You will then get a new appointment.",
+    "Wat gebeurt er als u niet komt?": "What happens if you do not come?",
+    "Komt u niet en heeft u zich niet op tijd afgemeld? Dan krijgt u een nieuwe brief voor een "
+    "volgende markt. Komt u zonder goede reden niet, dan kan dat gevolgen hebben voor uw uitkering.":
+        "If you do not come and did not cancel in time, you will get a new letter for a later market. "
+        "If you do not come without a good reason, this can affect your benefit.",
+    "Heeft u vragen? Bel %(phone)s.": "Do you have questions? Call %(phone)s.",
+    "Met vriendelijke groet,": "Kind regards,",
+    "Kenmerk %(code)s · ronde %(round)s": "Reference %(code)s · round %(round)s",
+    "%(date)s om %(time)s": "%(date)s at %(time)s",
+}
+
+
+def _(msgid: str) -> str:
+    text = gettext(msgid)
+    if text == msgid and translation.get_language() == "en":
+        return _EN.get(msgid, msgid)
+    return text
+
+
+def letter_language(language: str | None) -> str:
+    """The client's language if the letter exists in it, else Dutch (dates and text must match)."""
+    if language in ("nl", "en"):
+        return language
+    if language:
+        with translation.override(language):
+            title = "Uitnodiging voor de vrijwilligersmarkt"
+            if gettext(title) != title:
+                return language
+    return "nl"
+
+
+def _date(value: dt.datetime | dt.date) -> str:
+    if isinstance(value, dt.datetime):
+        value = timezone.localtime(value)
+    return formats.date_format(value, "l j F Y")
+
+
+def _time(value: dt.datetime) -> str:
+    return formats.time_format(timezone.localtime(value), "H:i")
+
+
+def letter_texts(invitation: Invitation) -> dict:
+    """Every piece of text of the letter, in the active language (also used by tests)."""
+    client, market, slot = invitation.client, invitation.market, invitation.slot
+    start = slot.starts_at if slot else market.starts_at
+    end = slot.ends_at if slot else market.ends_at
+    deadline = start - dt.timedelta(hours=settings.VM_CANCEL_DEADLINE_HOURS)
+    phone = settings.VM_MUNICIPALITY_PHONE
+    previous = invitation.previous if invitation.previous_id else None
+    # The market's own list is typed by the coordinator in Dutch: Dutch letters use it, other
+    # languages get the standard (translated) list.
+    bring = []
+    if translation.get_language() == "nl":
+        bring = [line.strip("-• ").strip() for line in (market.what_to_bring or "").splitlines() if line.strip()]
+    if not bring:
+        bring = [_("Deze brief (of de code op uw telefoon)"),
+                 _("Een identiteitsbewijs: paspoort, ID-kaart of verblijfsdocument")]
+    return {
+        "municipality": settings.VM_MUNICIPALITY_NAME,
+        "title": _("Nieuwe uitnodiging voor de vrijwilligersmarkt") if invitation.round > 1
+        else _("Uitnodiging voor de vrijwilligersmarkt"),
+        "letter_date": _("Datum van deze brief: %(date)s") % {"date": _date(timezone.localdate())},
+        "recipient": f"{client.given_name} {client.family_name}".strip(),
+        "address": client.address,
+        "salutation": _("Beste %(name)s,") % {"name": f"{client.given_name} {client.family_name}".strip()},
+        "intro": _("U moet naar de vrijwilligersmarkt in uw wijk komen. Daar praat u met een consulent en met "
+                   "organisaties. Samen kijken we welk vrijwilligerswerk bij u past. U kunt ook vertellen wat u "
+                   "al doet, of waarom vrijwilligerswerk nu moeilijk is."),
+        "follow_up": (_("U kwam niet naar de markt van %(date)s. Daarom krijgt u deze nieuwe uitnodiging.")
+                      % {"date": _date(previous.market.starts_at)}) if previous else "",
+        "facts": [
+            (_("Wanneer"), _date(start)),
+            (_("Hoe laat"), _("van %(start)s tot %(end)s") % {"start": _time(start), "end": _time(end)}),
+            (_("Waar"), f"{market.venue}, {market.address}"),
+        ],
+        "scan": _("Scan de code met de camera van uw telefoon. U ziet dan uw afspraak. "
+                  "U kunt daar ook uw taal kiezen."),
+        "no_camera": _("Geen telefoon met camera? Ga naar dit adres:"),
+        "url": invitation_url(invitation.token),
+        "code_label": _("Uw code"),
+        "code": invitation.formatted_code,
+        "bring_letter": _("Neem deze brief mee naar de markt."),
+        "bring_title": _("Wat neemt u mee?"),
+        "bring": bring,
+        "cancel_title": _("Kunt u niet komen?"),
+        "cancel": _("Meld u dan af vóór %(deadline)s. Bel %(phone)s of scan de code en meld u af op uw pagina. "
+                    "Zeg waarom u niet kunt komen. Dan krijgt u een nieuwe afspraak.")
+        % {"deadline": _("%(date)s om %(time)s") % {"date": _date(deadline), "time": _time(deadline)},
+           "phone": phone},
+        "absent_title": _("Wat gebeurt er als u niet komt?"),
+        "absent": _("Komt u niet en heeft u zich niet op tijd afgemeld? Dan krijgt u een nieuwe brief voor een "
+                    "volgende markt. Komt u zonder goede reden niet, dan kan dat gevolgen hebben voor uw uitkering."),
+        "questions": _("Heeft u vragen? Bel %(phone)s.") % {"phone": phone},
+        "closing": _("Met vriendelijke groet,"),
+        "reference": _("Kenmerk %(code)s · ronde %(round)s") % {"code": invitation.formatted_code,
+                                                               "round": invitation.round},
+    }
+
+
+class _Pen:
+    """A cursor moving down the page, wrapping paragraphs to the text width."""
+
+    def __init__(self, canvas: Canvas, regular: str, bold: str) -> None:
+        self.c, self.regular, self.bold = canvas, regular, bold
+        self.y = PAGE_H - MARGIN
+
+    def line(self, text: str, *, size: float = BODY, bold: bool = False, x: float = MARGIN, lead: float = LEAD):
+        self.c.setFont(self.bold if bold else self.regular, size)
+        self.c.drawString(x, self.y, text)
+        self.y -= lead
+
+    def para(self, text: str, *, size: float = BODY, bold: bool = False, x: float = MARGIN,
+             width: float = TEXT_W, gap: float = 5):
+        font = self.bold if bold else self.regular
+        for part in simpleSplit(text, font, size, width):
+            self.line(part, size=size, bold=bold, x=x, lead=size * 1.38)
+        self.y -= gap
+
+
+def draw_letter(canvas: Canvas, invitation: Invitation) -> None:
+    """Draw one letter on the current page of `canvas` and finish the page."""
+    regular, bold, mono = fonts()
+    with translation.override(letter_language(invitation.client.language)):
+        t = letter_texts(invitation)
+    pen = _Pen(canvas, regular, bold)
+    c = canvas
+
+    pen.line(t["municipality"], size=15, bold=True, lead=20)
+    pen.line(t["letter_date"], size=9, lead=22)
+    pen.line(t["recipient"], bold=True)
+    if t["address"]:
+        pen.para(t["address"], gap=0)
+    pen.y -= 14
+    pen.para(t["title"], size=14, bold=True, gap=8)
+    pen.para(t["salutation"], gap=3)
+    if t["follow_up"]:
+        pen.para(t["follow_up"], bold=True)
+    pen.para(t["intro"], gap=8)
+
+    # The facts, in a light box.
+    box_top = pen.y + LEAD - 4
+    label_w = 26 * mm
+    for label, value in t["facts"]:
+        pen.line(label, bold=True, x=MARGIN + 4 * mm, lead=0)
+        pen.para(value, x=MARGIN + 4 * mm + label_w, width=TEXT_W - label_w - 8 * mm, gap=2)
+    c.setStrokeGray(0.55)
+    c.setLineWidth(0.8)
+    c.rect(MARGIN, pen.y + LEAD - 10, TEXT_W, box_top - (pen.y + LEAD - 10), stroke=1, fill=0)
+    pen.y -= 14
+
+    # The QR code with the URL and the short code next to it.
+    qr_top = pen.y + LEAD - 4
+    matrix = qr.matrix_for(t["url"])
+    c.drawImage(ImageReader(qr.matrix_image(matrix)), MARGIN, qr_top - QR_SIZE, QR_SIZE, QR_SIZE)
+    text_x = MARGIN + QR_SIZE + 6 * mm
+    text_w = TEXT_W - QR_SIZE - 6 * mm
+    pen.para(t["scan"], x=text_x, width=text_w, gap=4)
+    pen.para(t["no_camera"], x=text_x, width=text_w, gap=0)
+    pen.para(t["url"], x=text_x, width=text_w, gap=4)
+    pen.line(t["code_label"], size=9, x=text_x, lead=19)
+    c.setFont(mono, 20)
+    c.drawString(text_x, pen.y, t["code"])
+    pen.y -= 20
+    pen.para(t["bring_letter"], x=text_x, width=text_w, bold=True, gap=0)
+    pen.y = min(pen.y, qr_top - QR_SIZE - LEAD) - 6
+
+    pen.para(t["bring_title"], size=11.5, bold=True, gap=1)
+    for item in t["bring"]:
+        pen.line("•", x=MARGIN + 2 * mm, lead=0)
+        pen.para(item, x=MARGIN + 7 * mm, width=TEXT_W - 7 * mm, gap=0)
+    pen.y -= 6
+    pen.para(t["cancel_title"], size=11.5, bold=True, gap=1)
+    pen.para(t["cancel"], gap=6)
+    pen.para(t["absent_title"], size=11.5, bold=True, gap=1)
+    pen.para(t["absent"], gap=8)
+    pen.para(t["questions"], gap=8)
+    pen.para(t["closing"], gap=0)
+    pen.para(t["municipality"], gap=0)
+
+    c.setFont(regular, 7.5)
+    c.setFillGray(0.35)
+    c.drawString(MARGIN, 12 * mm, t["reference"])
+    c.setFillGray(0)
+    c.showPage()
+
+
+def _canvas(out, title: str) -> Canvas:
+    c = Canvas(out, pagesize=A4, pageCompression=1, invariant=0)
+    c.setTitle(title)
+    c.setAuthor(settings.VM_MUNICIPALITY_NAME)
+    return c
+
+
+def letters_select(qs):
+    """The joins a letter needs, so a batch runs in one query per chunk."""
+    return qs.select_related("client", "market", "slot", "previous__market")
+
+
+def letter_pdf(invitation: Invitation) -> bytes:
+    out = io.BytesIO()
+    c = _canvas(out, f"{settings.VM_MUNICIPALITY_NAME} – {invitation.formatted_code}")
+    draw_letter(c, invitation)
+    c.save()
+    return out.getvalue()
+
+
+def letters_pdf_file(invitations: Iterable[Invitation], *, title: str = "") -> tuple[tempfile.SpooledTemporaryFile, int]:
+    """Write all letters into a spooled temporary file, page by page. Returns (file at 0, pages)."""
+    out = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_MEMORY)
+    c = _canvas(out, title or settings.VM_MUNICIPALITY_NAME)
+    pages = 0
+    for invitation in invitations:
+        draw_letter(c, invitation)
+        pages += 1
+    if pages == 0:
+        c.showPage()  # a valid, empty PDF
+    c.save()
+    out.seek(0)
+    return out, pages
+
+
+def market_letters_queryset(market):
+    """The letters to print for a market: every invitation still `issued`, in a stable order."""
+    qs = Invitation.objects.filter(market=market, state=Invitation.State.ISSUED, walk_in=False)
+    return letters_select(qs).order_by("client__family_name", "client__given_name", "pk")
+
+
+def iter_file(f, chunk: int = 256 * 1024) -> Iterator[bytes]:
+    try:
+        while block := f.read(chunk):
+            yield block
+    finally:
+        f.close()
+
+
+def market_letters_response(market) -> FileResponse:
+    """The market's letters (every `issued` invitation) as one PDF download (API and admin)."""
+    pdf, pages = letters_pdf_file(market_letters_queryset(market).iterator(chunk_size=500), title=market.name)
+    response = FileResponse(pdf, content_type="application/pdf", as_attachment=True,
+                            filename=f"brieven-markt-{market.pk}.pdf")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Letter-Count"] = str(pages)
+    return response
+
+
+def invitations_letters_response(invitations, *, filename: str) -> FileResponse:
+    pdf, pages = letters_pdf_file(invitations, title=settings.VM_MUNICIPALITY_NAME)
+    response = FileResponse(pdf, content_type="application/pdf", as_attachment=True, filename=filename)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Letter-Count"] = str(pages)
+    return response
