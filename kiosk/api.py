@@ -17,7 +17,7 @@ from kiosk import selectors, services
 from kiosk.auth import device_auth
 from kiosk.models import Device
 from kiosk.schemas import (DeviceListOut, InterestIn, InterestOut, KioskStandOut, PairIn, PairingCodeOut,
-                           PairOut)
+                           PairOut, VisitorIn, VisitorOut)
 
 router = Router(tags=["kiosk"])
 
@@ -61,6 +61,13 @@ def kiosk_stand(request):
         ],
         "device": _device_out(device),
     }
+
+
+@router.post("kiosk/visitor", auth=device_auth,
+             response={200: VisitorOut, 401: ErrorOut, 422: ErrorOut, 429: ErrorOut})
+def kiosk_visitor(request, payload: VisitorIn):
+    """Who was scanned (display name and language), before registering; writes nothing."""
+    return services.visitor_lookup(device=request.auth, token=payload.token, code=payload.code)
 
 
 @router.post("kiosk/interests", auth=device_auth,

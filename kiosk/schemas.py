@@ -69,6 +69,11 @@ class KioskStandOut(Schema):
     device: DeviceOut
 
 
+class VisitorIn(Schema):
+    token: str | None = Field(None, max_length=512)
+    code: str | None = Field(None, max_length=32)
+
+
 class InterestIn(Schema):
     token: str | None = Field(None, max_length=512)
     code: str | None = Field(None, max_length=32)
@@ -103,6 +108,12 @@ class InterestOut(Schema):
     lead: LeadForDeviceOut | None
     client: ClientPublicOut | None
     replayed: bool = False
+
+
+class VisitorOut(Schema):
+    status: Literal["ok", "error"]
+    reason: Literal["not_checked_in", "unknown", "revoked", "wrong_market"] | None
+    client: ClientPublicOut | None
 
 
 class PairingCodeOut(Schema):

@@ -3,6 +3,7 @@
 - pairing_code_create: a coordinator makes a short, single-use code for a stand.
 - device_pair: a tablet trades that code for a device token (rate-limited per IP).
 - device_revoke: a coordinator ends a device; its next request gets 401.
+- visitor_lookup: a device reads who it scanned (display name and language only).
 - interest_register: a device registers a checked-in client's interest as a lead.
 """
 
@@ -222,6 +223,37 @@ def _find_invitation(data: InterestIn) -> Invitation | None:
     return qs.filter(code=code).first() if code else None
 
 
+def _invitation_reason(invitation: Invitation | None, stand: Stand) -> str | None:
+    """Why this invitation cannot become a lead at `stand` (None: it can)."""
+    if invitation is None:
+        return UNKNOWN
+    if invitation.market_id != stand.market_id:
+        return WRONG_MARKET
+    if invitation.state == Invitation.State.REVOKED:
+        return REVOKED
+    if invitation.state != Invitation.State.CHECKED_IN:
+        return NOT_CHECKED_IN
+    return None
+
+
+def visitor_lookup(*, device: Device, token: str | None = None, code: str | None = None) -> dict:
+    """What the kiosk shows after a scan, before the registration: the reason it cannot be
+    registered, or the visitor's display name and language. Writes nothing; unknown tokens and
+    codes count for the same rate limit as registrations."""
+    data = InterestIn(token=(token or "").strip() or None, code=(code or "").strip() or None,
+                      activities=[], note="", warmth=None, nonce="-")
+    if bool(data.token) == bool(data.code):
+        raise Invalid(_("Stuur een token of een code, niet allebei."), code="token_or_code")
+    ident = f"device:{device.pk}"
+    ratelimit.check("code", ident)
+    invitation = _find_invitation(data)
+    reason = _invitation_reason(invitation, device.stand)
+    if reason == UNKNOWN:
+        ratelimit.record_failure("code", ident)
+    client = client_public(invitation.client) if reason is None else None
+    return {"status": "ok" if reason is None else "error", "reason": reason, "client": client}
+
+
 def interest_register(*, device: Device, data: InterestIn) -> dict:
     """Register a client's interest in the stand's activities as a lead (DESIGN.md §8).
 
@@ -247,14 +279,9 @@ def interest_register(*, device: Device, data: InterestIn) -> dict:
     lead: Lead | None = None
     try:
         with transaction.atomic():
-            if invitation is None:
-                result = _outcome(UNKNOWN)
-            elif invitation.market_id != stand.market_id:
-                result = _outcome(WRONG_MARKET)
-            elif invitation.state == Invitation.State.REVOKED:
-                result = _outcome(REVOKED)
-            elif invitation.state != Invitation.State.CHECKED_IN:
-                result = _outcome(NOT_CHECKED_IN)
+            reason = _invitation_reason(invitation, stand)
+            if reason is not None:
+                result = _outcome(reason)
             else:
                 client = client_public(invitation.client)
                 activities = list(Activity.objects.filter(pk__in=data.activities, active=True,

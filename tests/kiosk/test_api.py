@@ -254,3 +254,28 @@ def test_interest_query_count_is_pinned(tablet, visitor, activity_ids, market):
     assert r.json()["lead"]["created"] is False
     assert len(created.captured_queries) == CREATE_QUERIES
     assert len(updated.captured_queries) == UPDATE_QUERIES
+
+
+# ---- kiosk/visitor (lookup before registering) ----------------------------------------------
+
+def test_visitor_lookup_shows_only_name_and_language(tablet, visitor, market, district):
+    r = post(tablet, "kiosk/visitor", {"token": visitor.token})
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "reason": None, "client": {"display_name": "Ayşe K.", "language": "tr"}}
+    assert_nothing_sensitive(r)
+    assert post(tablet, "kiosk/visitor", {"code": visitor.formatted_code}).json()["status"] == "ok"
+    assert post(tablet, "kiosk/visitor", {"code": "ZZZZ-ZZZZ"}).json()["reason"] == "unknown"
+    assert post(tablet, "kiosk/visitor", {"token": f.invitation(market).token}).json() == {
+        "status": "error", "reason": "not_checked_in", "client": None}
+    other = check_in(f.invitation(f.market(district)))
+    assert post(tablet, "kiosk/visitor", {"token": other.token}).json()["reason"] == "wrong_market"
+    assert post(tablet, "kiosk/visitor", {}).status_code == 422
+    assert not Lead.objects.exists()
+
+
+def test_visitor_lookup_needs_a_device(api_as, coordinator, visitor, paired):
+    token, device = paired
+    assert post(api_as(coordinator), "kiosk/visitor", {"token": visitor.token}).status_code == 401
+    assert post(device_client(token), "kiosk/visitor", {"token": visitor.token}).status_code == 200
+    services.device_revoke(device=device)
+    assert post(device_client(token), "kiosk/visitor", {"token": visitor.token}).status_code == 401
