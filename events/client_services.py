@@ -163,7 +163,7 @@ def client_statements(*, invitation: Invitation) -> list[ClientStatement]:
 
 def _lock(invitation: Invitation) -> Invitation:
     """Lock the invitation row and re-read it (with market and client) inside the transaction."""
-    locked = (Invitation.objects.select_for_update().select_related("market", "client", "slot")
+    locked = (Invitation.objects.select_for_update(of=("self",)).select_related("market", "client", "slot")
               .filter(pk=invitation.pk).first())
     if locked is None or locked.state == Invitation.State.REVOKED:
         raise ClientActionRefused(_("Deze uitnodiging geldt niet meer."), code="revoked")
@@ -236,7 +236,7 @@ def client_slot_change(*, invitation: Invitation, slot_id: int) -> tuple[Invitat
         taken = Invitation.objects.filter(slot=slot, state__in=SLOT_TAKING_STATES).count()
         if taken >= slot.capacity:
             alternatives = [o.slot.pk for o in slot_options(invitation=inv, now=now)
-                            if not o.is_full and not o.has_started and o.slot.pk != slot.pk]
+                            if not o.is_full and not o.has_started and not o.is_current and o.slot.pk != slot.pk]
             raise ClientActionRefused(_("Deze tijd is vol. Kies een andere tijd."), code="slot_full",
                                       extra={"alternatives": alternatives})
         inv.slot = slot
