@@ -102,6 +102,7 @@ import datetime as _dt  # noqa: E402
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation  # noqa: E402
 
 from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
 from django.db.models import Q  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django.utils.translation import gettext as _  # noqa: E402
@@ -219,7 +220,7 @@ def _require_claimant(lead: Lead, user, *, allow_follow_up: bool = False) -> Non
         raise Conflict(_("Deze lead is al afgehandeld."), code="lead_closed",
                        extra={"lead": lead.pk, "state": lead.state})
     if lead.claimed_by_id != user.pk:
-        holder = type(user).objects.filter(pk=lead.claimed_by_id).values_list("username", flat=True).first()
+        holder = get_user_model().objects.filter(pk=lead.claimed_by_id).values_list("username", flat=True).first()
         raise Conflict(_("Deze lead is van %(name)s.") % {"name": holder}, code="lead_claimed_by_other",
                        extra={"lead": lead.pk, "state": lead.state, "claimed_by": holder})
 
