@@ -10,3 +10,7 @@ class EventsConfig(AppConfig):
         from events import audit_hooks
 
         audit_hooks.connect()
+
+        from events import admin_access
+
+        admin_access.connect()

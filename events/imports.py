@@ -31,6 +31,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from backend.audit import audit_record
 from backend.auth import CONSULTANT
 from backend.errors import Conflict, Invalid
 from events.models import LANGUAGE_CODES, Client, District
@@ -268,6 +269,10 @@ def _write(valid, district, present_optional, result) -> None:
             Client.objects.bulk_update(to_update, update_fields, batch_size=500)
             result.created = len(to_create)
             result.updated = len(to_update)
+            # bulk writes bypass the model signals: one audit event for the whole import
+            audit_record(action="import", object_type="client", object_id=f"district:{district.pk}",
+                         detail={"created": result.created, "updated": result.updated,
+                                 "error_rows": result.error_rows})
     except IntegrityError:
         # Another import created the same client number at the same moment.
         raise Conflict("Clients changed while importing; try again.", code="import_conflict") from None
