@@ -213,3 +213,18 @@ def market_letters(request, market_id: int):
 from events.lead_api import router as _lead_router  # noqa: E402
 
 router.add_router("", _lead_router)
+
+
+# --- the market snapshot (DESIGN.md §5; the feed engineer's section) ------------------------
+
+from backend.auth import CONSULTANT  # noqa: E402
+from events.snapshot import market_snapshot  # noqa: E402
+from events.snapshot_schemas import MarketSnapshotOut  # noqa: E402
+
+
+@router.get("markets/{market_id}/snapshot", response={200: MarketSnapshotOut, **READ})
+def markets_snapshot(request, market_id: int):
+    """The market's current state (counts, arrivals, leads) and the feed `head` it reflects."""
+    market = selectors.market_get_for_user(user=request.auth, market_id=market_id,
+                                           roles=(COORDINATOR, CONSULTANT))
+    return market_snapshot(market=market)
