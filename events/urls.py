@@ -11,3 +11,11 @@ urlpatterns += [
     path("i/<str:token>/<str:action>", views_client.client_action, name="client_action"),
     path("toegankelijkheid/", views_client.accessibility_statement, name="accessibility_statement"),
 ]
+
+# Report pages (the consultant workflow; events.report_views).
+from events import report_views  # noqa: E402
+
+urlpatterns += [
+    path("reports/market/<int:market_id>/", report_views.market_report_page, name="report_market"),
+    path("reports/district/<int:district_id>/", report_views.district_report_page, name="report_district"),
+]

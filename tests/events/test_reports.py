@@ -141,3 +141,29 @@ def test_csv_neutralises_formulas(market, api_as, coordinator):
 def test_report_query_count_is_flat(django_assert_max_num_queries, scenario):
     with django_assert_max_num_queries(8):
         reports.market_report(market=scenario)
+
+
+def test_market_report_page(scenario, consultant, other_consultant, client):
+    from tests.conftest import logged_in
+
+    r = logged_in(consultant).get(f"/reports/market/{scenario.pk}/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert html.count("<svg") >= 4 and "<script" not in html.split("</header>")[1].split("</main>")[0]
+    assert f"/api/v1/markets/{scenario.pk}/report.csv" in html and "Uitgenodigd" in html
+    assert logged_in(other_consultant).get(f"/reports/market/{scenario.pk}/").status_code == 403
+    assert client.get(f"/reports/market/{scenario.pk}/").status_code == 302
+    assert logged_in(consultant).get("/reports/market/999999/").status_code == 404
+
+
+def test_district_report_page(scenario, coordinator, district):
+    from tests.conftest import logged_in
+
+    c = logged_in(coordinator)
+    frm = (today() - dt.timedelta(days=2)).isoformat()
+    to = (today() + dt.timedelta(days=2)).isoformat()
+    r = c.get(f"/reports/district/{district.pk}/?from={frm}&to={to}")
+    assert r.status_code == 200 and scenario.name in r.content.decode()
+    bad = c.get(f"/reports/district/{district.pk}/?from={to}&to={frm}")
+    assert bad.status_code == 422 and "role=\"alert\"" in bad.content.decode()
+    assert c.get(f"/reports/district/{district.pk}/").status_code == 200  # default: this year
