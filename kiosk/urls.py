@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from kiosk.views import kiosk_page
+
+urlpatterns: list = [
+    path("kiosk/", kiosk_page, name="kiosk"),
+]
