@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from checkin import views
+
+urlpatterns = [
+    path("scan/", views.market_list, name="scan_markets"),
+    path("scan/<int:market_id>/", views.scanner, name="scanner"),
+]
