@@ -369,7 +369,10 @@ function scanFrame() {
   const found = window.jsQR(frame.data, width, height, {inversionAttempts: "dontInvert"});
   if (!found || !found.data) return;
   const now = Date.now();
-  if (found.data === lastText && now - lastAt < DEBOUNCE_MS) return;  // the same letter still in view
+  if (found.data === lastText && now - lastAt < DEBOUNCE_MS) {
+    lastAt = now;  // the same letter is still in view: wait until it was away for a few seconds
+    return;
+  }
   lastText = found.data;
   lastAt = now;
   redeem({token: found.data});
