@@ -19,3 +19,11 @@ urlpatterns += [
     path("reports/market/<int:market_id>/", report_views.market_report_page, name="report_market"),
     path("reports/district/<int:district_id>/", report_views.district_report_page, name="report_district"),
 ]
+
+# The consultant dashboard (the feed engineer's first version; events.views_dashboard).
+from events import views_dashboard  # noqa: E402
+
+urlpatterns += [
+    path("dashboard/", views_dashboard.dashboard_index, name="dashboard_index"),
+    path("dashboard/<int:market_id>/", views_dashboard.dashboard_market, name="dashboard_market"),
+]
