@@ -200,11 +200,11 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "nl"
 LANGUAGES = [
-    ("nl", _("Dutch")),
-    ("en", _("English")),
-    ("tr", _("Turkish")),
-    ("ar", _("Arabic")),
-    ("pt", _("Portuguese")),
+    ("nl", _("Nederlands")),
+    ("en", _("Engels")),
+    ("tr", _("Turks")),
+    ("ar", _("Arabisch")),
+    ("pt", _("Portugees")),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Amsterdam"

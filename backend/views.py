@@ -28,7 +28,7 @@ def login_page(request):
             login(request, user)
             return redirect(next_url)
         except RateLimited:
-            error, status = _("Too many attempts. Wait a few minutes and try again."), 429
+            error, status = _("Te veel pogingen. Wacht een paar minuten en probeer het opnieuw."), 429
         except Unauthenticated:
-            error, status = _("Wrong username or password."), 401
+            error, status = _("Gebruikersnaam of wachtwoord is niet goed."), 401
     return render(request, "backend/login.html", {"next": next_url, "error": error}, status=status)
