@@ -1,0 +1,292 @@
+"""Benchmark: check-in redeem throughput on a real daphne (embedded default: one process, SQLite).
+
+    .venv/bin/python bench/redeem.py                      # 3000 clients, 16 scanners
+    .venv/bin/python bench/redeem.py --clients 1000 --concurrency 16 --requests 1000 --json out.json
+
+What it does (all on loopback, bounded in count and time):
+1. a temporary VAR_DIR with a SQLite file (WAL, IMMEDIATE), `migrate`, `seed_demo --clients N`;
+2. daphne serving backend.asgi:application (production mode, DEBUG=0) on a free port;
+3. logs in as the demo host once (session cookie + CSRF token, as the scanner page has);
+4. runs phases with C concurrent scanners, a new TCP connection per request (raw asyncio
+   sockets, HTTP/1.1 `Connection: close`):
+   - floor-bare: a bare ASGI JSON endpoint (bench/bare_asgi.py) on its own daphne: the server's
+     ceiling on this machine;
+   - floor-django: GET /healthz through Django's middleware (no database);
+   - first: POST /api/v1/checkin/redeem, each request a distinct invitation (the `ok` path);
+   - repeat: the same invitations again (`already_checked_in`);
+5. checks correctness afterwards: ok answers = invitations checked in = checkin.created entries.
+
+Prints one table (scans/s, p50/p95/p99 ms, errors, server and load-generator CPU share).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "bench-pw-123"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(tmp: Path, port: int, debug: bool) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "backend.settings",
+        "VAR_DIR": str(tmp),
+        "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "DEBUG": "1" if debug else "0",
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+        "SECURE_SSL_REDIRECT": "0",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "ERROR",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def manage(env: dict, *args: str) -> str:
+    out = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True, timeout=900)
+    return out.stdout
+
+
+def start_daphne(env: dict, port: int, app: str, log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
+                            cwd=ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"daphne exited: {log.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("daphne did not start")
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------------------------------------
+# a tiny HTTP/1.1 client: one new connection per request
+# ---------------------------------------------------------------------------------------------
+
+async def http(port: int, method: str, path: str, body: bytes = b"", headers: dict | None = None,
+               timeout: float = 30) -> tuple[int, dict, bytes]:
+    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close",
+             f"Content-Length: {len(body)}"]
+    for key, value in (headers or {}).items():
+        lines.append(f"{key}: {value}")
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    await writer.drain()
+    raw = await asyncio.wait_for(reader.read(), timeout)
+    writer.close()
+    head, _, payload = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    parsed = {}
+    for line in header_lines:
+        key, _, value = line.partition(":")
+        parsed.setdefault(key.strip().lower(), []).append(value.strip())
+    return int(status_line.split()[1]), parsed, payload
+
+
+async def login(port: int) -> dict:
+    status, headers, payload = await http(port, "POST", "/api/v1/auth/login",
+                                          json.dumps({"username": "host", "password": PASSWORD}).encode(),
+                                          {"Content-Type": "application/json"})
+    if status != 200:
+        raise RuntimeError(f"login failed: {status} {payload[:200]!r}")
+    cookies = {}
+    for value in headers.get("set-cookie", []):
+        name, _, rest = value.partition("=")
+        cookies[name] = rest.split(";", 1)[0]
+    return {"Cookie": f"sessionid={cookies['sessionid']}; csrftoken={cookies['csrftoken']}",
+            "X-CSRFToken": cookies["csrftoken"], "Content-Type": "application/json"}
+
+
+async def run_phase(port: int, requests: list[tuple[str, str, bytes]], headers: dict, concurrency: int,
+                    time_limit: float, server_pid: int) -> dict:
+    queue: asyncio.Queue = asyncio.Queue()
+    for item in requests:
+        queue.put_nowait(item)
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    errors = 0
+    deadline = time.monotonic() + time_limit
+
+    async def worker():
+        nonlocal errors
+        while time.monotonic() < deadline:
+            try:
+                method, path, body = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            started = time.perf_counter()
+            try:
+                status, _h, payload = await http(port, method, path, body, headers)
+            except Exception:
+                errors += 1
+                continue
+            latencies.append(time.perf_counter() - started)
+            key = str(status)
+            if status == 200 and path.endswith("/redeem"):
+                key = json.loads(payload).get("reason") or "ok"
+            statuses[key] = statuses.get(key, 0) + 1
+
+    server_cpu0, own_cpu0, wall0 = cpu_seconds(server_pid), time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - wall0
+    server_cpu, own_cpu = cpu_seconds(server_pid) - server_cpu0, time.process_time() - own_cpu0
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
+
+    return {"requests": len(latencies), "seconds": round(wall, 2), "rate": round(len(latencies) / wall, 1),
+            "p50": round(pct(0.50), 1), "p95": round(pct(0.95), 1), "p99": round(pct(0.99), 1),
+            "mean": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
+            "errors": errors, "outcomes": statuses,
+            "server_cpu": round(server_cpu / wall, 2), "loadgen_cpu": round(own_cpu / wall, 2)}
+
+
+EXPORT = """
+import json
+from events.management.commands.seed_demo import DEMO_MARKET
+from events.models import Market, Invitation
+m = Market.objects.get(name=DEMO_MARKET)
+print("JSON" + json.dumps({"market": m.pk, "tokens": list(Invitation.objects.filter(market=m, state="issued")
+      .order_by("pk").values_list("token", flat=True))}))
+"""
+
+VERIFY = """
+import json
+from backend.models import FeedEntry
+from events.models import Invitation
+m = %d
+print("JSON" + json.dumps({"checked_in": Invitation.objects.filter(market_id=m, state="checked_in").count(),
+      "entries": FeedEntry.objects.filter(market_id=m, kind="checkin.created").count()}))
+"""
+
+
+def _json(out: str):
+    return json.loads([ln for ln in out.splitlines() if ln.startswith("JSON")][-1][4:])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=2000, help="first scans (and repeats) per phase")
+    parser.add_argument("--floor-requests", type=int, default=3000)
+    parser.add_argument("--time-limit", type=float, default=60, help="seconds per phase at most")
+    parser.add_argument("--debug", action="store_true", help="run the server with DEBUG=1")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="vm-bench-redeem-"))
+    port, bare_port = free_port(), free_port()
+    env = server_env(tmp, port, args.debug)
+    server = bare = None
+    results: dict[str, dict] = {}
+    try:
+        t0 = time.perf_counter()
+        manage(env, "migrate", "--noinput")
+        manage(env, "seed_demo", "--password", PASSWORD, "--clients", str(args.clients))
+        data = _json(manage(env, "shell", "-c", EXPORT))
+        market, tokens = data["market"], data["tokens"]
+        print(f"setup: {len(tokens)} invitations in {time.perf_counter() - t0:.1f}s "
+              f"({os.cpu_count()} cores; {_cpu_model()})", flush=True)
+
+        bare = start_daphne(env, bare_port, "bench.bare_asgi:application", tmp / "bare.log")
+        results["floor-bare"] = asyncio.run(run_phase(
+            bare_port, [("GET", "/", b"")] * args.floor_requests, {}, args.concurrency, args.time_limit, bare.pid))
+        stop(bare)
+        bare = None
+
+        server = start_daphne(env, port, "backend.asgi:application", tmp / "daphne.log")
+        headers = asyncio.run(login(port))
+        results["floor-django"] = asyncio.run(run_phase(
+            port, [("GET", "/healthz", b"")] * args.floor_requests, {}, args.concurrency, args.time_limit,
+            server.pid))
+
+        chosen = tokens[: args.requests]
+
+        def bodies():
+            return [("POST", "/api/v1/checkin/redeem",
+                     json.dumps({"market": market, "token": tok, "nonce": uuid.uuid4().hex}).encode())
+                    for tok in chosen]
+
+        results["first"] = asyncio.run(run_phase(port, bodies(), headers, args.concurrency, args.time_limit,
+                                                 server.pid))
+        results["repeat"] = asyncio.run(run_phase(port, bodies(), headers, args.concurrency, args.time_limit,
+                                                  server.pid))
+        verify = _json(manage(env, "shell", "-c", VERIFY % market))
+        ok = results["first"]["outcomes"].get("ok", 0)
+        correct = ok == verify["checked_in"] == verify["entries"] and "ok" not in results["repeat"]["outcomes"]
+        results["check"] = {"ok_answers": ok, **verify, "correct": correct}
+    finally:
+        stop(bare)
+        stop(server)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    floor = results["floor-bare"]["rate"]
+    print(f"\n{'phase':<14}{'req':>6}{'req/s':>9}{'% bare':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+          f"{'errors':>8}{'srv CPU':>9}{'gen CPU':>9}  outcomes")
+    for name in ("floor-bare", "floor-django", "first", "repeat"):
+        r = results[name]
+        print(f"{name:<14}{r['requests']:>6}{r['rate']:>9}{100 * r['rate'] / floor:>7.0f}%{r['p50']:>9}"
+              f"{r['p95']:>9}{r['p99']:>9}{r['errors']:>8}{r['server_cpu']:>9}{r['loadgen_cpu']:>9}  "
+              f"{r['outcomes']}")
+    check = results["check"]
+    print(f"\ncorrectness: ok answers {check['ok_answers']} = checked in {check['checked_in']} = "
+          f"checkin.created entries {check['entries']}: {'OK' if check['correct'] else 'MISMATCH'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"cores": os.cpu_count(), "cpu": _cpu_model(), **results}, indent=2))
+    return 0 if check["correct"] else 1
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
