@@ -14,7 +14,7 @@ only make the bench slow).
 
     .venv/bin/python bench/feed_latency.py                  # embedded default
     BENCH_PRODUCTION=1 .venv/bin/python bench/feed_latency.py   # PostgreSQL + Redis, 2 daphnes
-    BENCH_WRITES=100 BENCH_SOCKETS=1,50,200 ...              # knobs
+    BENCH_WRITES=100 BENCH_SOCKETS=1,50,200 BENCH_GAP_MS=20 ...   # knobs
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ PASSWORD = "bench-password-123"
 WRITES = int(os.environ.get("BENCH_WRITES", "100"))
 SOCKETS = [int(n) for n in os.environ.get("BENCH_SOCKETS", "1,50,200").split(",")]
 REPLAY = int(os.environ.get("BENCH_REPLAY", "5000"))
+GAP_MS = int(os.environ.get("BENCH_GAP_MS", "20"))  # pause between redeems: 20 ms ≈ 50 check-ins/s
 PRODUCTION = os.environ.get("BENCH_PRODUCTION") == "1"
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/vm_feed_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -156,7 +157,7 @@ async def latency_round(bases: list[str], market: int, sockets: int, invitations
                                    json={"market": market, "code": inv["code"], "nonce": str(uuid.uuid4())})
         assert response.status_code == 200 and response.json()["status"] == "ok", response.text
         sent[inv["id"]] = t0
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(GAP_MS / 1000)
     deadline = time.time() + 30
     while time.time() < deadline and any(len(d.arrivals) < len(sent) for d in dashboards):
         await asyncio.sleep(0.05)
@@ -241,7 +242,7 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     mode = "PostgreSQL + Redis, 2 daphne" if PRODUCTION else "SQLite (WAL), in-memory layer, 1 daphne"
-    print(f"\nScan-to-dashboard latency ({mode}; {WRITES} redeems per row, 20 ms apart)")
+    print(f"\nScan-to-dashboard latency ({mode}; {WRITES} redeems per row, {GAP_MS} ms apart)")
     print("| sockets | deliveries | missing | p50 ms | p95 ms | p99 ms | max ms |")
     print("|--:|--:|--:|--:|--:|--:|--:|")
     for r in rows:

@@ -18,6 +18,7 @@ import json
 import logging
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -87,6 +88,16 @@ def _parse_since(query_string: bytes) -> int | None | str:
 class MarketFeedConsumer(AsyncWebsocketConsumer):
     market_id: int
     last: int = 0
+
+    async def dispatch(self, message):
+        # Channels' dispatch hops to the database thread (close_old_connections) before every
+        # message. A live entry needs no database, and every read here goes through
+        # database_sync_to_async, which cleans up connections itself; with 200 sockets that hop
+        # per entry per socket (all in one thread) was the bottleneck (bench/feed_latency.py).
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self):
         self.market_id = int(self.scope["url_route"]["kwargs"]["market_id"])
