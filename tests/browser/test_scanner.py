@@ -57,8 +57,14 @@ def check(live_server, ids: list[int]) -> dict:
     return _json(live_server.manage("shell", "-c", CHECK.format(ids=list(ids))))
 
 
-def test_camera_scan_checks_in(live_server, fake_camera_browser, qr_y4m, tmp_path, login, api_session):
+def test_camera_scan_checks_in(live_server, fake_camera_browser, qr_y4m, tmp_path, login, api_session,
+                               context_factory):
     [inv] = make_invitations(live_server, 1, given="Camera")
+    # a consultant follows the market's dashboard in a second browser context, opened before the scan
+    dashboard = context_factory().new_page()
+    login(dashboard, "consultant", next_url=f"/dashboard/{inv['market']}/")
+    dashboard.wait_for_selector("[data-feed-status][data-status='live']", timeout=20_000)
+    expect(dashboard.locator("[data-arrivals]").first).not_to_contain_text(inv["display_name"])
     video = qr_y4m(f"{live_server.url}/i/{inv['token']}", tmp_path / "qr.y4m")
     context = fake_camera_browser(video).new_context(base_url=live_server.url, viewport=PHONE, locale="nl-NL")
     try:
@@ -73,6 +79,8 @@ def test_camera_scan_checks_in(live_server, fake_camera_browser, qr_y4m, tmp_pat
         # the same letter stays in front of the camera: no second scan, the result stays green
         page.wait_for_timeout(2500)
         expect(result).to_have_attribute("data-state", "ok")
+        # the arrival reached the dashboard live, without a reload
+        expect(dashboard.locator("[data-arrivals]").first).to_contain_text(inv["display_name"], timeout=10_000)
     finally:
         context.close()
     state = check(live_server, [inv["id"]])[str(inv["id"])]
