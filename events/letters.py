@@ -30,7 +30,7 @@ from django.utils.translation import gettext
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader, simpleSplit
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
@@ -291,8 +291,34 @@ def draw_letter(canvas: Canvas, invitation: Invitation) -> None:
     c.showPage()
 
 
+class _AlreadyFlated:
+    """A FlateDecode filter whose content was compressed when the page was finished."""
+
+    pdfname = "FlateDecode"
+
+    def encode(self, data):
+        return data
+
+
+class LetterCanvas(Canvas):
+    """reportlab keeps every finished page's content stream, uncompressed (and later
+    ASCII85-encoded), until save(). Compressing each page as it is finished keeps a batch's
+    memory at ~3 KB per page instead of ~7 KB, and skips ASCII85 (25 % larger files)."""
+
+    def showPage(self):
+        super().showPage()
+        page = self._doc.Pages.pages[-1]
+        if page.stream and not page.Contents:
+            stream = pdfdoc.PDFStream()
+            stream.content = pdfdoc.PDFZCompress.encode(page.stream)
+            stream.filters = [_AlreadyFlated()]
+            stream.__Comment__ = "page stream"
+            page.Contents = stream
+            page.stream = None
+
+
 def _canvas(out, title: str) -> Canvas:
-    c = Canvas(out, pagesize=A4, pageCompression=1, invariant=0)
+    c = LetterCanvas(out, pagesize=A4, pageCompression=1, invariant=0)
     c.setTitle(title)
     c.setAuthor(settings.VM_MUNICIPALITY_NAME)
     return c
