@@ -129,10 +129,12 @@ def device_for_token(token: str) -> Device | None:
     token is unknown or revoked. Marks the device as seen (at most once a minute)."""
     if not token or len(token) > 128:
         return None
-    device = (Device.objects.select_related("stand__organisation", "stand__market")
-              .filter(token_hash=secret_hash(token), revoked_at__isnull=True).first())
-    if device is None:
+    # token_hash is unique: [:1] without ORDER BY (hot path: every device request).
+    found = list(Device.objects.select_related("stand__organisation", "stand__market")
+                 .filter(token_hash=secret_hash(token), revoked_at__isnull=True).order_by()[:1])
+    if not found:
         return None
+    device = found[0]
     now = timezone.now()
     if device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_RESOLUTION:
         Device.objects.filter(pk=device.pk).update(last_seen_at=now)
@@ -205,22 +207,25 @@ def _validate(data: InterestIn) -> None:
 
 
 def _replay(device: Device, data: InterestIn, fingerprint: str) -> dict | None:
-    previous = (InterestRequest.objects.filter(device=device, nonce=data.nonce)
-                .values_list("fingerprint", "response").first())
-    if previous is None:
+    found = list(InterestRequest.objects.filter(device=device, nonce=data.nonce)
+                 .values_list("fingerprint", "response").order_by()[:1])
+    if not found:
         return None
+    previous = found[0]
     if previous[0] != fingerprint:
         raise Invalid(_("Deze nonce is al gebruikt voor een andere aanmelding."), code="nonce_reused")
     return {**previous[1], "replayed": True}
 
 
 def _find_invitation(data: InterestIn) -> Invitation | None:
-    qs = Invitation.objects.select_related("client")
+    qs = Invitation.objects.select_related("client").order_by()
     if data.token:
         token = parse_token(data.token)
-        return qs.filter(token=token).first() if token else None
-    code = normalise_code(data.code or "")
-    return qs.filter(code=code).first() if code else None
+        found = list(qs.filter(token=token)[:1]) if token else []
+    else:
+        code = normalise_code(data.code or "")
+        found = list(qs.filter(code=code)[:1]) if code else []
+    return found[0] if found else None
 
 
 def _invitation_reason(invitation: Invitation | None, stand: Stand) -> str | None:

@@ -323,7 +323,15 @@ function openVisitor(ref, client) {
   state.warmth = null;
   $("visitor-name").textContent = client ? client.display_name : t("Bezoeker");
   const language = $("visitor-language");
-  language.textContent = client ? t("Taal: %(language)s", { language: LANGUAGES[client.language] || client.language }) : "";
+  language.replaceChildren();
+  if (client) {
+    // The language's own name, marked with its lang so a screen reader pronounces it right.
+    const [before, after] = t("Taal: %(language)s").split("%(language)s");
+    const name = document.createElement("span");
+    name.lang = client.language;
+    name.textContent = LANGUAGES[client.language] || client.language;
+    language.append(before || "", name, after || "");
+  }
   const offline = $("visitor-offline");
   offline.textContent = client ? "" : t("Geen verbinding: naam niet bekend. De aanmelding wordt bewaard en later verstuurd.");
   offline.hidden = Boolean(client);
