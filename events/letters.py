@@ -10,14 +10,15 @@
   are kept. reportlab keeps each finished page's content stream (a few KB) until `save()`;
   bench/qr_letters.py measures the peak (see bench/README.md).
 - Fonts: DejaVu Sans (Latin incl. ş/ë, Arabic, Cyrillic) when installed (fonts-dejavu-core),
-  otherwise reportlab's bundled Vera, otherwise Helvetica. Right-to-left shaping is not done
-  yet: Arabic glyphs render, but unshaped.
+  otherwise reportlab's bundled Vera, otherwise Helvetica. Arabic is joined and put in visual
+  order per line (arabic-reshaper + python-bidi); an Arabic letter is right-aligned.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
@@ -37,6 +38,13 @@ from reportlab.pdfgen.canvas import Canvas
 from events import qr
 from events.codes import invitation_url
 from events.models import Invitation
+
+try:  # right-to-left support (pyproject dependencies); letters still render without them
+    from arabic_reshaper import reshape as _reshape
+    from bidi import get_display as _bidi_display
+except ImportError:  # pragma: no cover
+    _reshape = None
+    _bidi_display = None
 
 PAGE_W, PAGE_H = A4
 MARGIN = 22 * mm
@@ -204,32 +212,52 @@ def letter_texts(invitation: Invitation) -> dict:
     }
 
 
-class _Pen:
-    """A cursor moving down the page, wrapping paragraphs to the text width."""
+_RTL_CHARS = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
 
-    def __init__(self, canvas: Canvas, regular: str, bold: str) -> None:
-        self.c, self.regular, self.bold = canvas, regular, bold
+
+def visual(text: str, rtl: bool = False) -> str:
+    """Text in the order and letter forms a PDF needs (PDF draws glyphs left to right as given).
+
+    Arabic letters are joined (arabic-reshaper) and the line reordered by the Unicode bidi
+    algorithm (python-bidi); without those packages the text is drawn as is."""
+    if _reshape is None or not _RTL_CHARS.search(text):
+        return text
+    return _bidi_display(_reshape(text), base_dir="R" if rtl else "L")
+
+
+class _Pen:
+    """A cursor moving down the page, wrapping paragraphs to the text width. In a right-to-left
+    letter every line is aligned to the right edge of its column."""
+
+    def __init__(self, canvas: Canvas, regular: str, bold: str, rtl: bool = False) -> None:
+        self.c, self.regular, self.bold, self.rtl = canvas, regular, bold, rtl
         self.y = PAGE_H - MARGIN
 
-    def line(self, text: str, *, size: float = BODY, bold: bool = False, x: float = MARGIN, lead: float = LEAD):
-        self.c.setFont(self.bold if bold else self.regular, size)
-        self.c.drawString(x, self.y, text)
+    def line(self, text: str, *, size: float = BODY, bold: bool = False, x: float = MARGIN,
+             width: float = TEXT_W, lead: float = LEAD, font: str | None = None):
+        self.c.setFont(font or (self.bold if bold else self.regular), size)
+        if self.rtl:
+            self.c.drawRightString(x + width, self.y, visual(text, True))
+        else:
+            self.c.drawString(x, self.y, visual(text))
         self.y -= lead
 
     def para(self, text: str, *, size: float = BODY, bold: bool = False, x: float = MARGIN,
              width: float = TEXT_W, gap: float = 5):
         font = self.bold if bold else self.regular
         for part in simpleSplit(text, font, size, width):
-            self.line(part, size=size, bold=bold, x=x, lead=size * 1.38)
+            self.line(part, size=size, bold=bold, x=x, width=width, lead=size * 1.38)
         self.y -= gap
 
 
 def draw_letter(canvas: Canvas, invitation: Invitation) -> None:
     """Draw one letter on the current page of `canvas` and finish the page."""
     regular, bold, mono = fonts()
-    with translation.override(letter_language(invitation.client.language)):
+    language = letter_language(invitation.client.language)
+    with translation.override(language):
         t = letter_texts(invitation)
-    pen = _Pen(canvas, regular, bold)
+        rtl = translation.get_language_bidi()
+    pen = _Pen(canvas, regular, bold, rtl=rtl)
     c = canvas
 
     pen.line(t["municipality"], size=15, bold=True, lead=20)
@@ -244,12 +272,15 @@ def draw_letter(canvas: Canvas, invitation: Invitation) -> None:
         pen.para(t["follow_up"], bold=True)
     pen.para(t["intro"], gap=8)
 
-    # The facts, in a light box.
+    # The facts, in a light box (label column on the reading side).
     box_top = pen.y + LEAD - 4
     label_w = 26 * mm
+    value_w = TEXT_W - label_w - 8 * mm
+    label_x = MARGIN + 4 * mm + (value_w if rtl else 0)
+    value_x = MARGIN + 4 * mm + (0 if rtl else label_w)
     for label, value in t["facts"]:
-        pen.line(label, bold=True, x=MARGIN + 4 * mm, lead=0)
-        pen.para(value, x=MARGIN + 4 * mm + label_w, width=TEXT_W - label_w - 8 * mm, gap=2)
+        pen.line(label, bold=True, x=label_x, width=label_w, lead=0)
+        pen.para(value, x=value_x, width=value_w, gap=2)
     c.setStrokeGray(0.55)
     c.setLineWidth(0.8)
     c.rect(MARGIN, pen.y + LEAD - 10, TEXT_W, box_top - (pen.y + LEAD - 10), stroke=1, fill=0)
@@ -264,17 +295,16 @@ def draw_letter(canvas: Canvas, invitation: Invitation) -> None:
     pen.para(t["scan"], x=text_x, width=text_w, gap=4)
     pen.para(t["no_camera"], x=text_x, width=text_w, gap=0)
     pen.para(t["url"], x=text_x, width=text_w, gap=4)
-    pen.line(t["code_label"], size=9, x=text_x, lead=19)
-    c.setFont(mono, 20)
-    c.drawString(text_x, pen.y, t["code"])
-    pen.y -= 20
+    pen.line(t["code_label"], size=9, x=text_x, width=text_w, lead=19)
+    pen.line(t["code"], size=20, x=text_x, width=text_w, lead=20, font=mono)
     pen.para(t["bring_letter"], x=text_x, width=text_w, bold=True, gap=0)
     pen.y = min(pen.y, qr_top - QR_SIZE - LEAD) - 6
 
     pen.para(t["bring_title"], size=11.5, bold=True, gap=1)
+    bullet_x = MARGIN + (TEXT_W - 4 * mm if rtl else 2 * mm)
     for item in t["bring"]:
-        pen.line("•", x=MARGIN + 2 * mm, lead=0)
-        pen.para(item, x=MARGIN + 7 * mm, width=TEXT_W - 7 * mm, gap=0)
+        pen.line("•", x=bullet_x, width=2 * mm, lead=0)
+        pen.para(item, x=MARGIN + (0 if rtl else 7 * mm), width=TEXT_W - 7 * mm, gap=0)
     pen.y -= 6
     pen.para(t["cancel_title"], size=11.5, bold=True, gap=1)
     pen.para(t["cancel"], gap=6)
@@ -286,7 +316,7 @@ def draw_letter(canvas: Canvas, invitation: Invitation) -> None:
 
     c.setFont(regular, 7.5)
     c.setFillGray(0.35)
-    c.drawString(MARGIN, 12 * mm, t["reference"])
+    c.drawString(MARGIN, 12 * mm, visual(t["reference"], rtl))
     c.setFillGray(0)
     c.showPage()
 

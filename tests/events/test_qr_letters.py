@@ -169,3 +169,11 @@ def test_letter_endpoint(market, coordinator, host):
     assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
     assert inv.formatted_code in _pdf_text(r.content)
     assert logged_in(host).get(f"/api/v1/invitations/{inv.pk}/letter.pdf").status_code == 403
+
+
+def test_arabic_is_joined_and_in_visual_order():
+    shaped = letters.visual("محمد", rtl=True)
+    assert shaped != "محمد" and all("\ufe70" <= ch <= "\ufefc" for ch in shaped)
+    assert letters.visual("Jan de Vries") == "Jan de Vries"
+    mixed = letters.visual("Beste محمد,")
+    assert mixed.startswith("Beste ")
