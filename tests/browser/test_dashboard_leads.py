@@ -39,7 +39,7 @@ import json, uuid
 from events.management.commands.seed_demo import DEMO_MARKET
 from events.models import Client, Market
 from events.services import invitation_issue_bulk
-market = Market.objects.get(name=DEMO_MARKET)
+market = Market.objects.get(pk={market}) if {market} else Market.objects.get(name=DEMO_MARKET)
 out = []
 for i in range({count}):
     c = Client.objects.create(client_number="DL" + uuid.uuid4().hex[:10].upper(), given_name="{given}" + str(i),
@@ -55,9 +55,10 @@ def _json(output: str):
     return json.loads([ln for ln in output.splitlines() if ln.startswith("JSON")][-1][4:])
 
 
-def make_invitations(live_server, count: int, given: str) -> list[dict]:
+def make_invitations(live_server, count: int, given: str, market: int = 0) -> list[dict]:
     tag = uuid.uuid4().hex[:6]
-    return _json(live_server.manage("shell", "-c", MAKE_INVITATIONS.format(count=count, given=given, tag=tag)))
+    return _json(live_server.manage("shell", "-c", MAKE_INVITATIONS.format(count=count, given=given, tag=tag,
+                                                                           market=market)))
 
 
 def demo_market(coordinator) -> dict:
@@ -263,3 +264,37 @@ def test_socket_cut_then_each_entry_shows_exactly_once(live_server, api_session,
     page.wait_for_timeout(500)
     assert page.locator(f'[data-arrivals] tr[data-invitation="{visitors[3]["id"]}"]').count() == 1
     expect(page.locator('[data-count="arrived"]')).to_have_text(str(arrived_before + 4))
+
+
+def test_coordinator_closes_and_summons_no_shows_in_one_action(live_server, api_session, context_factory, login):
+    coordinator, host = api_session("coordinator"), api_session("host")
+    district = demo_market(coordinator)["district"]
+    now = dt.datetime.now(dt.timezone.utc)
+    tag = uuid.uuid4().hex[:4]
+
+    def create(name, starts):
+        r = coordinator.post("/api/v1/markets", json={
+            "district": district, "name": name, "venue": "Wijkcentrum", "address": "Straat 1",
+            "starts_at": starts.isoformat(), "ends_at": (starts + dt.timedelta(hours=4)).isoformat()})
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    today_id = create(f"Sluittest {tag}", now - dt.timedelta(hours=1))
+    later_id = create(f"Sluittest later {tag}", now + dt.timedelta(days=14))
+    assert coordinator.post(f"/api/v1/markets/{today_id}/open").status_code == 200
+    visitors = make_invitations(live_server, 3, "Sluit", market=today_id)
+    redeem(host, today_id, visitors[0]["token"])
+
+    page = open_dashboard(context_factory, login, today_id, "coordinator")
+    expect(page.locator('[data-count="expected"]')).to_have_text("2")
+    page.locator("[data-later-select]").select_option(str(later_id))
+    page.get_by_role("button", name="Sluit de markt en stuur nieuwe oproepen").click()
+    expect(page.locator("[data-close-result]")).to_have_text(
+        "Markt gesloten: 2 niet gekomen. 2 nieuwe oproepen verstuurd.", timeout=15_000)
+    # The dashboard shows no-shows apart from excused, live from market.closed.
+    expect(page.locator('[data-count="no_show"]')).to_have_text("2")
+    expect(page.locator('[data-count="excused"]')).to_have_text("0")
+    expect(page.locator('[data-count="expected"]')).to_have_text("0")
+    later = coordinator.get(f"/api/v1/markets/{later_id}/invitations").json()
+    assert sorted(i["client"] for i in later) == sorted(v["client"] for v in visitors[1:])
+    assert {i["round"] for i in later} == {2}
