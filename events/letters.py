@@ -1,8 +1,8 @@
 """Invitation letters as PDF (DESIGN.md §6), drawn straight on a reportlab canvas.
 
-- One letter = one A4 page, in the client's language (`translation.override`); msgids are
-  plain Dutch (B1). Until the i18n catalogue has English, `_EN` below bridges the English
-  texts (it is only used when gettext returns the Dutch msgid unchanged for `en`).
+- One letter = one A4 page, in the client's language (`translation.override`; a language
+  without a catalogue falls back to Dutch as a whole, so text and dates never mix); msgids are
+  plain Dutch (B1), translations live in locale/.
 - The QR code is embedded as a tiny 1-bit image (one pixel per module, drawn scaled without
   interpolation): crisp at any zoom, ~1 KB per page, and cheap to hold until the PDF is saved.
 - A whole market's letters are written page by page into a spooled temporary file (memory
@@ -79,57 +79,7 @@ def fonts() -> tuple[str, str, str]:
         return "Helvetica", "Helvetica-Bold", "Courier"
 
 
-# English for the letter until locale/en has it (the i18n engineer may delete this bridge
-# once `makemessages` + translations cover these msgids).
-_EN = {
-    "Uitnodiging voor de vrijwilligersmarkt": "Invitation to the volunteer market",
-    "Nieuwe uitnodiging voor de vrijwilligersmarkt": "New invitation to the volunteer market",
-    "Datum van deze brief: %(date)s": "Date of this letter: %(date)s",
-    "Beste %(name)s,": "Dear %(name)s,",
-    "U moet naar de vrijwilligersmarkt in uw wijk komen. Daar praat u met een consulent en met "
-    "organisaties. Samen kijken we welk vrijwilligerswerk bij u past. U kunt ook vertellen wat u "
-    "al doet, of waarom vrijwilligerswerk nu moeilijk is.":
-        "You must come to the volunteer market in your neighbourhood. There you talk with a "
-        "consultant and with organisations. Together we look at which volunteer work suits you. "
-        "You can also tell us what you already do, or why volunteer work is hard for you now.",
-    "U kwam niet naar de markt van %(date)s. Daarom krijgt u deze nieuwe uitnodiging.":
-        "You did not come to the market of %(date)s. That is why you get this new invitation.",
-    "Wanneer": "When",
-    "Hoe laat": "Time",
-    "Waar": "Where",
-    "van %(start)s tot %(end)s": "from %(start)s to %(end)s",
-    "Scan de code met de camera van uw telefoon. U ziet dan uw afspraak. U kunt daar ook uw taal kiezen.":
-        "Scan the code with the camera of your phone. You will see your appointment. You can also "
-        "choose your language there.",
-    "Geen telefoon met camera? Ga naar dit adres:": "No phone with a camera? Go to this address:",
-    "Uw code": "Your code",
-    "Neem deze brief mee naar de markt.": "Bring this letter to the market.",
-    "Wat neemt u mee?": "What do you bring?",
-    "Deze brief (of de code op uw telefoon)": "This letter (or the code on your phone)",
-    "Een identiteitsbewijs: paspoort, ID-kaart of verblijfsdocument":
-        "Proof of identity: passport, ID card or residence document",
-    "Kunt u niet komen?": "Can you not come?",
-    "Meld u dan af vóór %(deadline)s. Bel %(phone)s of scan de code en meld u af op uw pagina. "
-    "Zeg waarom u niet kunt komen. Dan krijgt u een nieuwe afspraak.":
-        "Then cancel before %(deadline)s. Call %(phone)s or scan the code and cancel on your page. "
-        "Say why you cannot come. You will then get a new appointment.",
-    "Wat gebeurt er als u niet komt?": "What happens if you do not come?",
-    "Komt u niet en heeft u zich niet op tijd afgemeld? Dan krijgt u een nieuwe brief voor een "
-    "volgende markt. Komt u zonder goede reden niet, dan kan dat gevolgen hebben voor uw uitkering.":
-        "If you do not come and did not cancel in time, you will get a new letter for a later market. "
-        "If you do not come without a good reason, this can affect your benefit.",
-    "Heeft u vragen? Bel %(phone)s.": "Do you have questions? Call %(phone)s.",
-    "Met vriendelijke groet,": "Kind regards,",
-    "Kenmerk %(code)s · ronde %(round)s": "Reference %(code)s · round %(round)s",
-    "%(date)s om %(time)s": "%(date)s at %(time)s",
-}
-
-
-def _(msgid: str) -> str:
-    text = gettext(msgid)
-    if text == msgid and translation.get_language() == "en":
-        return _EN.get(msgid, msgid)
-    return text
+_ = gettext
 
 
 def letter_language(language: str | None) -> str:
