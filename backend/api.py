@@ -74,7 +74,7 @@ def auth_login(request, payload: LoginIn):
     return {"username": user.get_username(), "roles": sorted(user_roles(user))}
 
 
-@auth_router.post("auth/logout", response={200: OkOut, 401: ErrorOut}, auth=user_auth)
+@auth_router.post("auth/logout", response={200: OkOut, 401: ErrorOut, 403: ErrorOut}, auth=user_auth)
 def auth_logout(request):
     logout(request)
     return {"ok": True}

@@ -6,6 +6,7 @@ valid invitations is never throttled.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 
 from django.core.cache import cache
@@ -33,7 +34,9 @@ def client_ip(request) -> str:
 def _key(name: str, ident: str) -> str:
     window = LIMITS[name][1]
     bucket = int(time.time() // window)
-    return f"{NAMESPACE}:{name}:{ident}:{bucket}"
+    # Idents come from user input (usernames, IPs): hash them into a safe, bounded cache key.
+    digest = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{NAMESPACE}:{name}:{digest}:{bucket}"
 
 
 def check(name: str, ident: str) -> None:
