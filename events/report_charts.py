@@ -17,11 +17,11 @@ PALETTE = ["#00549f", "#0b6b2e", "#a4001d", "#7a4a00", "#5b2a86", "#1b1b1b", "#0
 TZ = ZoneInfo("Europe/Amsterdam")
 
 
-def bar_chart(items: list[tuple[str, float]], *, title: str, unit: str = "", width: int = 560,
+def bar_chart(items: list[tuple[str, float]], *, title: str, unit: str = "", width: int = 440,
               colors: list[str] | None = None) -> SafeString:
     """Horizontal bars: one row per (label, value)."""
     colors = colors or PALETTE
-    label_w, value_w, row_h, gap = 190, 70, 26, 8
+    label_w, value_w, row_h, gap = 180, 50, 24, 8
     bar_w = width - label_w - value_w
     top = max((v for _l, v in items), default=0) or 1
     height = len(items) * (row_h + gap) + gap
@@ -42,7 +42,7 @@ def bar_chart(items: list[tuple[str, float]], *, title: str, unit: str = "", wid
 
 
 def timeline_chart(times: list[dt.datetime], *, start: dt.datetime, end: dt.datetime, title: str,
-                   bucket_minutes: int = 15, width: int = 560, height: int = 180) -> SafeString:
+                   bucket_minutes: int = 15, width: int = 440, height: int = 170) -> SafeString:
     """Arrivals per time bucket as columns, with the hours on the x axis."""
     start = start.astimezone(TZ)
     end = end.astimezone(TZ)
