@@ -181,9 +181,21 @@ async def lead_latency(port: int, market: int, tablet: dict, tokens: list[str], 
     hello = [asyncio.Event() for _ in range(sockets)]
     stop_event = asyncio.Event()
 
+    opening = asyncio.Semaphore(20)  # open the sockets 20 at a time (a burst of 200 handshakes is not the point)
+
+    async def connect():
+        for attempt in range(5):
+            try:
+                async with opening:
+                    return await websockets.connect(url, additional_headers={"Cookie": cookie, "Origin": base},
+                                                    max_queue=None, ping_interval=None, open_timeout=60)
+            except (OSError, websockets.exceptions.WebSocketException):
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.5 * (attempt + 1))
+
     async def socket_reader(i: int):
-        async with websockets.connect(url, additional_headers={"Cookie": cookie, "Origin": base},
-                                      max_queue=None, ping_interval=None, open_timeout=60) as ws:
+        async with await connect() as ws:
             async def read():
                 async for raw in ws:
                     now = time.perf_counter()
@@ -197,7 +209,15 @@ async def lead_latency(port: int, market: int, tablet: dict, tokens: list[str], 
             reader.cancel()
 
     tasks = [asyncio.ensure_future(socket_reader(i)) for i in range(sockets)]
-    await asyncio.wait_for(asyncio.gather(*(h.wait() for h in hello)), 120)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(h.wait() for h in hello)), 180)
+    except asyncio.TimeoutError:
+        stop_event.set()
+        failed = [t.exception() for t in tasks if t.done() and not t.cancelled() and t.exception()]
+        for t in tasks:
+            t.cancel()
+        raise RuntimeError(f"only {sum(h.is_set() for h in hello)} of {sockets} sockets said hello; "
+                           f"first error: {failed[:1]!r}") from None
     headers = {"Authorization": f"Device {tablet['token']}", "Content-Type": "application/json"}
     sent: dict[int, float] = {}
     for token in tokens[:writes]:
@@ -266,13 +286,31 @@ def main() -> int:
                    == results["replay"]["requests"])
         results["check"] = {"created_answers": created, "updated_answers": updated, **before,
                             "replay_wrote_nothing": before == after, "correct": correct}
+        print_throughput(results)
         if args.sockets:
-            results["latency"] = asyncio.run(lead_latency(port, market, tablets[0], tokens[args.requests:],
-                                                          args.sockets, args.writes))
+            try:
+                results["latency"] = asyncio.run(lead_latency(port, market, tablets[0], tokens[args.requests:],
+                                                              args.sockets, args.writes))
+            except Exception as error:  # reported with the server's log; the table above stands
+                log = (tmp / "daphne.log").read_text(errors="replace")[-3000:]
+                results["latency"] = {"error": str(error)}
+                print(f"latency phase failed: {error}\n--- daphne log (tail) ---\n{log}", flush=True)
     finally:
         stop(server)
         shutil.rmtree(tmp, ignore_errors=True)
 
+    if "latency" in results and "error" not in results["latency"]:
+        lat = results["latency"]
+        print(f"lead-to-consultant: {lat['sockets']} sockets x {lat['writes']} leads: {lat['deliveries']} deliveries, "
+              f"{lat['missing']} missing; p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms, "
+              f"max {lat['max']} ms")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"cores": os.cpu_count(), "cpu": _cpu_model(), **results}, indent=2))
+    ok = results["check"]["correct"] and (not args.sockets or results["latency"].get("missing", 1) == 0)
+    return 0 if ok else 1
+
+
+def print_throughput(results: dict) -> None:
     print(f"\n{'phase':<8}{'req':>6}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
           f"{'errors':>8}{'srv CPU':>9}{'gen CPU':>9}  outcomes")
     for name in ("first", "again", "replay"):
@@ -282,16 +320,8 @@ def main() -> int:
     check = results["check"]
     print(f"\ncorrectness: created answers {check['created_answers']} = leads {check['leads']} = lead.created "
           f"{check['created']}; updated answers {check['updated_answers']} = lead.updated {check['updated']}; "
-          f"replay wrote nothing: {check['replay_wrote_nothing']} -> {'OK' if check['correct'] else 'MISMATCH'}")
-    if "latency" in results:
-        lat = results["latency"]
-        print(f"lead-to-consultant: {lat['sockets']} sockets x {lat['writes']} leads: {lat['deliveries']} deliveries, "
-              f"{lat['missing']} missing; p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms, "
-              f"max {lat['max']} ms")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"cores": os.cpu_count(), "cpu": _cpu_model(), **results}, indent=2))
-    ok = check["correct"] and (not args.sockets or results["latency"]["missing"] == 0)
-    return 0 if ok else 1
+          f"replay wrote nothing: {check['replay_wrote_nothing']} -> {'OK' if check['correct'] else 'MISMATCH'}",
+          flush=True)
 
 
 if __name__ == "__main__":
