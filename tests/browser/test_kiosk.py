@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -65,13 +66,19 @@ def device_id(coordinator, market_id: int, label: str) -> int:
 # ---- tests -----------------------------------------------------------------------------------
 
 def test_tablet_pairs_scans_a_visitor_and_registers_two_activities(
-        live_server, api_session, fake_camera_browser, qr_y4m, tmp_path):
+        live_server, api_session, fake_camera_browser, qr_y4m, tmp_path, context_factory, login):
     coordinator, host = api_session("coordinator"), api_session("host")
     market = demo_market(coordinator)
     stand = stand_at(coordinator, market["id"], 0)
     assert len(stand["activities"]) >= 2
     visitor = checked_in_visitor(coordinator, host, market["id"])
     code = pairing_code(coordinator, market["id"], stand["id"])
+
+    # The consultant's dashboard is open before the registration: the lead must arrive live.
+    dashboard = context_factory().new_page()
+    login(dashboard, "consultant", next_url=f"/dashboard/{market['id']}/")
+    expect(dashboard.locator("[data-market-dashboard]")).to_have_attribute("data-feed-status", "live",
+                                                                           timeout=15_000)
 
     video = qr_y4m(f"{live_server.url}/i/{visitor['token']}", tmp_path / "visitor.y4m")
     context = fake_camera_browser(video).new_context(base_url=live_server.url, viewport=TABLET_PORTRAIT,
@@ -121,6 +128,9 @@ def test_tablet_pairs_scans_a_visitor_and_registers_two_activities(
     assert mine, leads
     assert mine[0]["note"] == "<b>Kookt graag</b>"  # kept as text
     assert mine[0]["warmth"] == "warm" and mine[0]["source"] == "kiosk"
+    live = dashboard.locator(f'[data-leads] li[data-lead="{mine[0]["id"]}"]')
+    expect(live).to_be_visible(timeout=15_000)
+    expect(live).to_contain_text(name)
 
     page.get_by_role("button", name="Volgende bezoeker").click()
     page.locator("#screen-home").wait_for(state="visible")
