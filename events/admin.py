@@ -218,13 +218,15 @@ class MarketAdmin(CoordinatorAdmin):
         for market in queryset.select_related("district"):
             clients = Client.objects.filter(district_id=market.district_id, pseudonymised_at__isnull=True).exclude(
                 Exists(Invitation.objects.filter(market=market, client=OuterRef("pk"))))
+            ids = list(clients.values_list("pk", flat=True))
+            count = 0
             try:
-                created = services.invitation_issue_bulk(market=market, clients=clients.values_list("pk", flat=True))
+                for start in range(0, len(ids), 10_000):  # each chunk one transaction; a repeat is a no-op
+                    count += len(services.invitation_issue_bulk(market=market, clients=ids[start:start + 10_000]))
             except AppError as exc:
                 _report(request, exc)
-                continue
             messages.success(request, _("%(count)s uitnodigingen voor %(name)s.")
-                             % {"count": len(created), "name": market.name})
+                             % {"count": count, "name": market.name})
 
 
 @admin.register(TimeSlot)

@@ -58,6 +58,17 @@ def invitation_out(inv: Invitation) -> dict:
             "issued_at": inv.issued_at, "checked_in_at": inv.checked_in_at, "url": invitation_url(inv.token)}
 
 
+def _issued_out(market: Market, created: list[Invitation]) -> dict:
+    """The answer to an issue/follow-up: the invitations created now, read back in chunks
+    (bulk issues can hold tens of thousands of ids, more than one IN clause should)."""
+    pks = [i.pk for i in created]
+    rows: list[dict] = []
+    for start in range(0, len(pks), 2000):
+        chunk = selectors.invitations_for_market(market=market).filter(pk__in=pks[start:start + 2000])
+        rows.extend(invitation_out(i) for i in chunk)
+    return {"created": len(created), "invitations": rows}
+
+
 def _slot_of(market: Market, slot_id: int | None) -> TimeSlot | None:
     if slot_id is None:
         return None
@@ -135,8 +146,7 @@ def invitations_issue(request, market_id: int, payload: InvitationsIssueIn):
     market = _coordinator_market(request, market_id)
     created = services.invitation_issue_bulk(market=market, clients=payload.clients,
                                              slot=_slot_of(market, payload.slot))
-    fresh = selectors.invitations_for_market(market=market).filter(pk__in=[i.pk for i in created])
-    return {"created": len(created), "invitations": [invitation_out(i) for i in fresh]}
+    return _issued_out(market, created)
 
 
 @router.get("markets/{market_id}/invitations", response={200: list[InvitationOut], **READ})
@@ -153,8 +163,7 @@ def invitations_follow_up(request, market_id: int, payload: FollowUpIn):
     market = _coordinator_market(request, market_id)
     later = _coordinator_market(request, payload.market)
     created = services.invitation_follow_up(market=market, later=later, slot=_slot_of(later, payload.slot))
-    fresh = selectors.invitations_for_market(market=later).filter(pk__in=[i.pk for i in created])
-    return {"created": len(created), "invitations": [invitation_out(i) for i in fresh]}
+    return _issued_out(later, created)
 
 
 def _qr_response(request, invitation: Invitation, kind: str) -> HttpResponse:

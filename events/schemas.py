@@ -73,7 +73,8 @@ class ClientImportOut(Schema):
 
 
 class InvitationsIssueIn(Schema):
-    clients: list[int] = Field(..., min_length=1, max_length=50_000)
+    # 20,000 per call: one IN clause stays under SQLite's 32,766 parameters; split larger batches.
+    clients: list[int] = Field(..., min_length=1, max_length=20_000)
     slot: int | None = None
 
 
