@@ -55,3 +55,30 @@ def lead_detail(lead: Lead) -> dict:
         "client", "organisation", "activity", "created_by").order_by("version")]
     data["exemptions"] = [exemption_out(e) for e in lead.exemptions.all()]
     return data
+
+
+def lead_feed_rows(*, market_id: int) -> list[dict]:
+    """Every lead of the market as `lead_feed_data` gives it, read with two value queries and no
+    model instances: about ten times cheaper for a market with a thousand leads (bench/snapshot.py).
+    tests/events/test_leads_dashboard.py keeps it equal to lead_feed_data."""
+    from events.models import Client
+
+    activities: dict[int, list[dict]] = {}
+    through = (Lead.activities.through.objects.filter(lead__market_id=market_id)
+               .order_by("activity__organisation__name", "activity__title", "activity_id"))  # Activity.Meta
+    for lead_id, activity_id, title in through.values_list("lead_id", "activity_id", "activity__title"):
+        activities.setdefault(lead_id, []).append({"id": activity_id, "title": title})
+    rows = (Lead.objects.filter(market_id=market_id).order_by("pk")
+            .values_list("id", "client_id", "client__given_name", "client__family_name", "client__language",
+                         "organisation_id", "organisation__name", "source", "state", "warmth", "note",
+                         "claimed_by__username", "updated_at"))
+    name = Client(given_name="", family_name="")
+    out = []
+    for (pk, client_id, given, family, language, org_id, org_name, source, state, warmth, note, claimant,
+         updated_at) in rows:
+        name.given_name, name.family_name = given, family
+        out.append({"id": pk, "client_id": client_id, "display_name": name.display_name, "language": language,
+                    "organisation_id": org_id, "organisation": org_name, "activities": activities.get(pk, []),
+                    "source": source, "state": state, "warmth": warmth, "note": note, "claimed_by": claimant,
+                    "updated_at": updated_at})
+    return out

@@ -50,3 +50,22 @@ def test_coordinator_gets_close_and_later_markets(market, coordinator, district)
     assert cfg["is_coordinator"] and not cfg["can_work"]
     assert [m["id"] for m in cfg["later_markets"]] == [later.pk]
     assert "data-close-market" in r.content.decode()
+
+
+def test_lead_feed_rows_equal_lead_feed_data(market, consultant, django_assert_num_queries):
+    from events import lead_services as ls
+    from events.lead_selectors import lead_feed_rows
+    from events.models import Lead
+
+    org = f.organisation("Bibliotheek")
+    acts = list(org.activities.all())
+    for i in range(4):
+        client = f.client(market.district, given=f"Ş{i}", family="" if i == 3 else "Öz")
+        lead, _ = ls.lead_upsert(market=market, client=client, organisation=org if i else None,
+                                 activities=acts[: i % 3] if i else [], source=Lead.Source.KIOSK, warmth="hot")
+        if i == 2:
+            ls.lead_claim(lead_id=lead.pk, user=consultant)
+    expected = [ls.lead_feed_data(lead) for lead in Lead.objects.filter(market=market).order_by("pk")]
+    with django_assert_num_queries(2):
+        rows = lead_feed_rows(market_id=market.pk)
+    assert rows == expected
