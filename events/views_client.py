@@ -301,3 +301,22 @@ def accessibility_statement(request):
                             samesite="Lax", secure=not settings.DEBUG)
     response["Content-Language"] = lang
     return response
+
+
+# --------------------------------------------------------------------------------------------
+# A friendly page when a client's form is refused by the CSRF check (an old tab, cookies off)
+# --------------------------------------------------------------------------------------------
+
+def csrf_failure(request, reason: str = ""):
+    """settings.CSRF_FAILURE_VIEW: on client pages a plain-language page with a way back; everywhere
+    else Django's own answer (the API and the admin keep their behaviour)."""
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    parts = request.path.strip("/").split("/")
+    if len(parts) < 2 or parts[0] != "i":
+        return django_csrf_failure(request, reason=reason)
+    lang, _explicit = choose_language(request, None)
+    _activate(request, lang)
+    response = render(request, "events/client/expired.html", {
+        **_phone_context(), "back_url": reverse("client_page", args=[parts[1]])}, status=403)
+    return _remember(response, lang, False)

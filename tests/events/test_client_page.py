@@ -234,11 +234,17 @@ def test_confirm_twice_sets_once_and_emits_one_entry(web, inv):
     assert "U heeft gezegd dat u komt" in page
 
 
-def test_post_without_csrf_is_refused(inv):
+def test_post_without_csrf_is_refused_with_a_friendly_page(inv):
     web = DjangoClient(enforce_csrf_checks=True)
-    assert web.post(url(inv, "confirm")).status_code == 403
+    r = web.post(url(inv, "confirm"))
+    assert r.status_code == 403
+    html = r.content.decode()
+    assert "Dat lukte niet" in html and f'href="{url(inv)}"' in html
     inv.refresh_from_db()
     assert inv.confirmed_at is None
+    # Elsewhere Django's own CSRF answer is unchanged.
+    r = web.post("/login/", {"username": "x", "password": "y"})
+    assert r.status_code == 403 and "CSRF" in r.content.decode()
 
 
 def test_change_slot(web, inv):
