@@ -164,11 +164,13 @@ def _page_context(request, invitation: Invitation, lang: str, *, error: AppError
         "can_change_slot": invitation.state == Invitation.State.ISSUED
         and any(not o.has_started and not o.is_current for o in options),
         "cancel_reasons": cs.CANCEL_REASONS,
-        "constraint_categories": [(k, label, k in constraint_done) for k, label in cs.CONSTRAINT_CATEGORIES],
+        # What makes volunteering hard is not echoed back (whoever holds the letter could read it);
+        # the page only says that something was passed on.
+        "constraint_categories": cs.CONSTRAINT_CATEGORIES,
+        "constraint_given": bool(constraint_done),
         "interest_tags": [(k, label, k in chosen_tags) for k, label in cs.INTEREST_TAGS],
         "activities": [(a, a.pk in chosen_activities) for a in activities],
         "volunteering": [s for s in statements if s.kind == ClientStatement.Kind.VOLUNTEERING],
-        "constraint_labels": [label for k, label in cs.CONSTRAINT_CATEGORIES if k in constraint_done],
         "error": error,
         "error_form": form,
         "alternatives": alternatives,

@@ -305,3 +305,31 @@ def test_consultant_feed_receives_the_clients_actions_live(context_factory, fres
     assert entries[1]["data"]["kind"] == "constraint" and entries[1]["data"]["category"] == "debt"
     assert entries[2]["data"]["state"] == "excused" and entries[2]["data"]["excuse_category"] == "illness"
     assert [e["seq"] for e in entries] == list(range(head + 1, head + 4))
+
+
+def test_consultant_dashboard_page_shows_the_wish_and_the_cancel_live(context_factory, fresh, login):
+    data = fresh("tr")
+    market, token = data["market"], data["tokens"]["tr"]
+    dashboard = context_factory(viewport={"width": 1280, "height": 900}).new_page()
+    login(dashboard, "consultant", next_url=f"/dashboard/{market}/")
+    dashboard.goto(f"/dashboard/{market}/")
+    dashboard.wait_for_selector('[data-feed-status][data-status="live"]', timeout=20_000)
+    assert dashboard.locator('[data-count="excused"]').inner_text() == "0"
+    assert dashboard.locator("[data-leads] li").count() == 0
+
+    client = context_factory(viewport=PHONE, locale="tr-TR").new_page()
+    client.goto(f"/i/{token}?lang=nl")
+    client.locator("summary", has_text="Welk vrijwilligerswerk").click()
+    client.locator("form[action$='/wishes'] .choice label").first.click()
+    with client.expect_navigation():
+        client.get_by_role("button", name="Mijn wensen doorgeven").click()
+    client.locator("summary", has_text="Afmelden").click()
+    client.locator("label", has_text="Ik moet voor iemand zorgen").click()
+    with client.expect_navigation():
+        client.get_by_role("button", name="Ik kom niet").click()
+
+    # Live, without a reload of the dashboard.
+    dashboard.wait_for_function(
+        "() => document.querySelector('[data-count=\"excused\"]').textContent.trim() === '1'", timeout=15_000)
+    dashboard.wait_for_function("() => document.querySelectorAll('[data-leads] li').length === 1", timeout=15_000)
+    assert "Noor H." in dashboard.locator("[data-leads] li").first.inner_text()

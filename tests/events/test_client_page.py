@@ -409,8 +409,12 @@ def test_constraints_are_categories_only_and_not_duplicated(web, inv):
     assert [x.data["category"] for x in e] == ["care", "debt"]
     for x in e:
         assert_valid(x)
-    assert 'name="details"' not in web.get(url(inv)).content.decode()
-    assert "<textarea" not in web.get(url(inv)).content.decode()
+    page = web.get(url(inv)).content.decode()
+    assert 'name="details"' not in page and "<textarea" not in page
+    # The page does not echo which categories were chosen, only that something was passed on.
+    assert "U heeft hier al iets doorgegeven" in page
+    assert not re.search(r'id="category-\w+" value="\w+" checked', page)
+    assert "Ik heb schulden</label>" in page
 
 
 def test_unknown_constraint_category_is_refused(web, inv):
