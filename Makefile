@@ -27,7 +27,7 @@ SHELL         := /bin/bash
 help:
 	@echo "make run     install, migrate the SQLite db, seed the demo, start daphne on http://$(HOST):$(PORT)"
 	@echo "make test    install the dev dependencies and run the whole test suite (PYTEST_ARGS=...)"
-	@echo "make bench   run the benchmarks (bench/run.py)"
+	@echo "make bench   run the benchmarks (bench/run.py, or one: make bench BENCH=redeem)"
 	@echo "make vendor  refresh backend/static/vendor/ from package-lock.json (npm ci)"
 
 $(PY):
@@ -87,9 +87,14 @@ run: install
 test: install-dev messages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# `make bench` runs bench/run.py (all benchmarks) when it exists; `make bench BENCH=redeem` runs
+# one script (bench/redeem.py) with BENCH_ARGS. Numbers go to bench/README.md.
+BENCH ?=
 bench: install-dev
-	@if [ -f bench/run.py ]; then $(PY) bench/run.py $(BENCH_ARGS); \
-	else echo "bench/run.py does not exist yet: nothing to run"; fi
+	@if [ -n "$(BENCH)" ]; then $(PY) bench/$(BENCH).py $(BENCH_ARGS); \
+	elif [ -f bench/run.py ]; then $(PY) bench/run.py $(BENCH_ARGS); \
+	else echo "bench/run.py does not exist; run one benchmark with make bench BENCH=<name>:"; \
+		ls bench/*.py | grep -v -e common.py -e __init__.py | sed 's|bench/\(.*\)\.py|  \1|'; fi
 
 # Vendored browser libraries (pinned in package.json / package-lock.json). The copies under
 # backend/static/vendor/ are committed: running the project never needs npm or a CDN.
