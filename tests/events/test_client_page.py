@@ -451,3 +451,13 @@ def test_accessibility_statement(web, db):
     assert "WCAG 2.1" in html and settings.VM_MUNICIPALITY_PHONE in html
     r = web.get("/toegankelijkheid/?lang=ar")
     assert '<html lang="ar" dir="rtl"' in r.content.decode()
+
+
+def test_page_query_count_does_not_grow_with_the_market(web, inv, django_assert_max_num_queries):
+    for _ in range(4):
+        org = f.organisation(activities=3)
+        f.stand(inv.market, org)
+    for _ in range(5):
+        f.invitation(inv.market)
+    with django_assert_max_num_queries(9):
+        assert web.get(url(inv)).status_code == 200
