@@ -7,8 +7,9 @@
   interpolation): crisp at any zoom, ~1 KB per page, and cheap to hold until the PDF is saved.
 - A whole market's letters are written page by page into a spooled temporary file (memory
   up to 8 MB, then disk); invitations are read with `.iterator()`, so no page's Django objects
-  are kept. reportlab keeps each finished page's content stream (a few KB) until `save()`;
-  bench/qr_letters.py measures the peak (see bench/README.md).
+  are kept. Each finished page is compressed at once (LetterCanvas.showPage) and `save()`
+  streams the formatted objects to the file (_StreamingPDFFile) instead of joining the whole
+  PDF in memory; bench/qr_letters.py measures the peak (see bench/README.md).
 - Fonts: DejaVu Sans (Latin incl. ş/ë, Arabic, Cyrillic) when installed (fonts-dejavu-core),
   otherwise reportlab's bundled Vera, otherwise Helvetica. Arabic is joined and put in visual
   order per line (arabic-reshaper + python-bidi); an Arabic letter is right-aligned.
@@ -16,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import io
 import re
@@ -280,6 +282,27 @@ class _AlreadyFlated:
         return data
 
 
+_stream_to: contextvars.ContextVar = contextvars.ContextVar("vm_pdf_stream_to", default=None)
+
+
+class _StreamingPDFFile(pdfdoc.PDFFile):
+    """reportlab's output collector, which keeps every formatted object and joins them at the
+    end: for a 20,000-page batch that is the whole file two or three times in memory. While a
+    LetterCanvas saves (`_stream_to` set, per thread/task), each object goes straight to the
+    output file instead; everyone else gets reportlab's behaviour unchanged."""
+
+    def __init__(self, pdfVersion=pdfdoc.PDF_VERSION_DEFAULT):
+        target = _stream_to.get()
+        self.strings = []
+        self.write = target.write if target is not None else self.strings.append
+        self.offset = 0
+        self.add(pdfdoc.pdfdocEnc("%%PDF-%s.%s" % pdfVersion)
+                 + b"\n%\223\214\213\236 ReportLab Generated PDF document (opensource)\n")
+
+
+pdfdoc.PDFFile = _StreamingPDFFile  # format() looks the collector up by this module name
+
+
 class LetterCanvas(Canvas):
     """reportlab keeps every finished page's content stream, uncompressed (and later
     ASCII85-encoded), until save(). Compressing each page as it is finished keeps a batch's
@@ -295,6 +318,17 @@ class LetterCanvas(Canvas):
             stream.__Comment__ = "page stream"
             page.Contents = stream
             page.stream = None
+
+    def save(self):
+        out = self._filename
+        if not hasattr(out, "write") or (hasattr(out, "tell") and out.tell() != 0):
+            super().save()
+            return
+        token = _stream_to.set(out)
+        try:
+            super().save()
+        finally:
+            _stream_to.reset(token)
 
 
 def _canvas(out, title: str) -> Canvas:
