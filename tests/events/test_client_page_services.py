@@ -267,3 +267,20 @@ def test_deadline_uses_the_setting(district, settings):
     m = future_market(district, starts_in_hours=72)
     assert cs.cancel_deadline(m) == m.starts_at - dt.timedelta(hours=48)
     assert cs.can_cancel(f.invitation(m), now=timezone.now())
+
+
+def test_volunteering_statement_feeds_the_consultants_formalise_path(inv, consultant):
+    from events.lead_services import agreement_formalise
+
+    inv.client.district.consultants.add(consultant)
+    statement, _ = cs.client_volunteering_report(invitation=inv, organisation_name="Stadstuin Noord",
+                                                 hours_per_week="6")
+    assert statement.handled is False
+    agreement = agreement_formalise(client_id=inv.client_id, user=consultant,
+                                    organisation_name=statement.organisation_name,
+                                    hours_per_week=statement.hours_per_week, start_date=timezone.localdate(),
+                                    end_date=timezone.localdate() + dt.timedelta(days=180),
+                                    market=inv.market_id)
+    assert agreement.formalised and agreement.organisation.name == "Stadstuin Noord"
+    statement.refresh_from_db()
+    assert statement.handled is True
