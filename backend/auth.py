@@ -50,7 +50,17 @@ def grant_role(user, role: str) -> None:
 
 
 class UserAuth(SessionAuth):
-    """Session cookie auth; ninja checks the CSRF token on unsafe methods."""
+    """Session cookie auth; the CSRF token is checked on unsafe methods of a logged-in session.
+
+    A request without a logged-in session gets 401 (not ninja's default 403 "CSRF check
+    Failed"): no credentials is an authentication problem, DESIGN.md §7.
+    """
+
+    def _get_key(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return super()._get_key(request)  # raises 403 when the CSRF check fails
+        return None
 
     def authenticate(self, request, key):
         user = getattr(request, "user", None)
