@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from backend.audit import audit_record
 from backend.errors import Conflict, Invalid, NotFound
 from backend.feed import feed_append, feed_init
 from events.codes import new_code, new_token
@@ -70,6 +71,8 @@ def market_close(*, market: Market) -> tuple[Market, int]:
         market.state = Market.State.CLOSED
         market.closed_at = now
         market.save(update_fields=["state", "closed_at"])
+        audit_record(action="update", object_type="invitation", object_id=f"market:{market.pk}",
+                     detail={"bulk": "no_show", "count": no_shows})
         feed_append(market_id=market.pk, kind="market.closed",
                     data={"market_id": market.pk, "state": market.state, "at": now, "no_shows": no_shows})
     return market, no_shows
@@ -121,6 +124,8 @@ def invitation_issue_bulk(*, market: Market, clients: Iterable[Client | int], sl
                     for cid, code in zip(todo, codes)
                 ]
                 created = Invitation.objects.bulk_create(rows, batch_size=2000)
+                audit_record(action="create", object_type="invitation", object_id=f"market:{locked.pk}",
+                             detail={"bulk": "issue", "count": len(created), "walk_in": walk_in})
                 if not walk_in:
                     total = Invitation.objects.filter(market=locked).count()
                     feed_append(market_id=locked.pk, kind="invitations.issued",
