@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from django.contrib.auth import authenticate, login, logout
+from django.db.utils import InterfaceError as DatabaseInterfaceError
+from django.db.utils import OperationalError as DatabaseOperationalError
 from django.http import StreamingHttpResponse
 from django.middleware.csrf import get_token
 from ninja import NinjaAPI, Router
@@ -17,6 +20,8 @@ from backend.csvutil import csv_line
 from backend.models import AuditEvent
 from backend.errors import AppError, Unauthenticated
 from backend.schemas import AuditEventOut, ErrorOut, LoginIn, MeOut, OkOut
+
+log = logging.getLogger(__name__)
 
 api = NinjaAPI(
     title="Vrijwilligersmarkt API",
@@ -49,6 +54,23 @@ def handle_validation_error(request, exc: NinjaValidationError):
 @api.exception_handler(AuthenticationError)
 def handle_authentication_error(request, exc):
     return _error(request, 401, "Log in first (or pair this device again).", "unauthenticated")
+
+
+@api.exception_handler(DatabaseOperationalError)
+@api.exception_handler(DatabaseInterfaceError)
+def handle_database_unavailable(request, exc):
+    # The database is briefly unreachable (restart, failover, a cut connection). Nothing was
+    # committed, so the client may safely retry the same request (same nonce): 503, never a
+    # false "ok". A broken connection is dropped so the next request reconnects.
+    from django.db import connection
+
+    log.warning("database unavailable: %s", exc)
+    try:
+        connection.close_if_unusable_or_obsolete()
+    except Exception:  # noqa: BLE001 — closing a dead connection must not hide the 503
+        pass
+    return _error(request, 503, "De verbinding met de database is even weg. Probeer het opnieuw.",
+                  "unavailable", {"retry_after": 2}, {"Retry-After": "2"})
 
 
 @api.exception_handler(HttpError)

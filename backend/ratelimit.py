@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import time
 
 from django.core.cache import cache
@@ -21,6 +22,8 @@ LIMITS = {
     "client_token": (30, 300),
 }
 
+
+log = logging.getLogger(__name__)
 
 # Tests set a fresh namespace per test, so counters never leak between tests (or between
 # parallel test runs sharing one Redis).
@@ -41,7 +44,11 @@ def _key(name: str, ident: str) -> str:
 
 def check(name: str, ident: str) -> None:
     allowed, window = LIMITS[name]
-    count = cache.get(_key(name, ident), 0)
+    try:
+        count = cache.get(_key(name, ident), 0)
+    except Exception:  # noqa: BLE001 — cache (Redis) down: fail open, the door keeps working
+        log.warning("rate-limit cache unavailable; %s not checked", name)
+        return
     if count >= allowed:
         retry = window - int(time.time() % window)
         raise RateLimited(max(retry, 1))
@@ -50,11 +57,14 @@ def check(name: str, ident: str) -> None:
 def record_failure(name: str, ident: str) -> None:
     key = _key(name, ident)
     window = LIMITS[name][1]
-    if not cache.add(key, 1, timeout=window):
-        try:
-            cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, timeout=window)
+    try:
+        if not cache.add(key, 1, timeout=window):
+            try:
+                cache.incr(key)
+            except ValueError:
+                cache.set(key, 1, timeout=window)
+    except Exception:  # noqa: BLE001 — see check()
+        log.warning("rate-limit cache unavailable; %s failure not counted", name)
 
 
 @contextlib.contextmanager
