@@ -21,7 +21,7 @@ class Actor:
     ip: str | None
 
 
-_current: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("vm_audit_actor", default=None)
+_current: contextvars.ContextVar[Actor | Any | None] = contextvars.ContextVar("vm_audit_actor", default=None)
 
 
 def set_actor(label: str, ip: str | None = None) -> contextvars.Token:
@@ -33,7 +33,22 @@ def reset_actor(token: contextvars.Token) -> None:
 
 
 def current_actor() -> Actor:
-    return _current.get() or Actor(label="system", ip=None)
+    current = _current.get()
+    if current is None:
+        return Actor(label="system", ip=None)
+    if isinstance(current, Actor):
+        return current
+    # A request: who it is is only worked out when something is recorded, so requests that
+    # record nothing never load the user for the audit log.
+    user = getattr(current, "user", None)
+    device = getattr(current, "auth", None)
+    if user is not None and user.is_authenticated:
+        label = user.get_username()
+    elif device is not None and hasattr(device, "stand_id"):
+        label = f"device:{device.pk}"
+    else:
+        label = "anonymous"
+    return Actor(label=label, ip=_request_ip(current))
 
 
 def audit_record(*, action: str, object_type: str, object_id: Any = "", detail: dict | None = None,
@@ -55,9 +70,7 @@ class AuditContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        user = getattr(request, "user", None)
-        label = user.get_username() if user is not None and user.is_authenticated else "anonymous"
-        token = set_actor(label, _request_ip(request))
+        token = _current.set(request)
         try:
             return self.get_response(request)
         finally:
