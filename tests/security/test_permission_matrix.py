@@ -331,3 +331,25 @@ async def test_websocket_matrix(world):
             assert result == "closed:4403", (principal, result)
         else:
             assert result == "closed:4401", (principal, result)
+
+
+def test_csrf_is_required_on_every_unsafe_session_route(world):
+    """A logged-in session without the X-CSRFToken header is refused (403) on every unsafe
+    route that takes a session — a cross-site form cannot act in a consultant's name."""
+    schema = api.get_openapi_schema()
+    unsafe = [(method.upper(), path.removeprefix("/api/v1/")) for path, ops in schema["paths"].items()
+              for method, op in ops.items()
+              if method.upper() in {"POST", "PUT", "PATCH", "DELETE"}
+              and any("UserAuth" in sec for sec in op.get("security") or [])]
+    assert len(unsafe) > 15
+    refused = []
+    for method, template in unsafe:
+        row = ROWS[(method, template)]
+        with transaction.atomic():
+            c = DjangoClient(enforce_csrf_checks=True)
+            c.force_login(world.users[COORD] if COORD in row.allowed else world.users[CONS])
+            response = _call(c, method, _path(world, template, row), row, world)
+            if response.status_code != 403:
+                refused.append(f"{method} {template}: {response.status_code}")
+            transaction.set_rollback(True)
+    assert not refused, refused
