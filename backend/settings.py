@@ -143,6 +143,10 @@ def _sqlite(path: str) -> dict:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": path,
+        # Persistent: under daphne the request threads are a fixed, reused pool
+        # (backend/asgi_pool.py), so a connection per pool thread is kept instead of
+        # reopening the file and re-running the PRAGMAs on every request.
+        "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60),
         # IMMEDIATE: a write transaction takes the write lock at BEGIN, so two
         # concurrent check-ins queue instead of failing with "database is locked".
         "OPTIONS": {
@@ -246,6 +250,9 @@ VM_MAX_HOURS_PER_WEEK = env_int("VM_MAX_HOURS_PER_WEEK", 20)
 VM_FEED_REPLAY_LIMIT = env_int("VM_FEED_REPLAY_LIMIT", 10_000)
 VM_FEED_HEARTBEAT_SECONDS = env_int("VM_FEED_HEARTBEAT_SECONDS", 20)
 VM_SYNC_BATCH_MAX = env_int("VM_SYNC_BATCH_MAX", 200)
+# Request threads per daphne process (backend/asgi_pool.py): also the most database
+# connections one process holds for HTTP.
+VM_ASGI_THREADS = env_int("VM_ASGI_THREADS", 4)
 VM_CANCEL_DEADLINE_HOURS = env_int("VM_CANCEL_DEADLINE_HOURS", 24)
 VM_RETENTION_DAYS = env_int("VM_RETENTION_DAYS", 730)
 VM_MUNICIPALITY_NAME = os.environ.get("VM_MUNICIPALITY_NAME", "Gemeente Rotterdam")
