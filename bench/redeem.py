@@ -26,9 +26,7 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,105 +34,12 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "bench-pw-123"
+sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def server_env(tmp: Path, port: int, debug: bool) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "backend.settings",
-        "VAR_DIR": str(tmp),
-        "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
-        "DEBUG": "1" if debug else "0",
-        "SECRET_KEY": "bench-" + uuid.uuid4().hex,
-        "SECURE_SSL_REDIRECT": "0",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LOG_LEVEL": "ERROR",
-        "PYTHONUNBUFFERED": "1",
-    })
-    return env
-
-
-def manage(env: dict, *args: str) -> str:
-    out = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True, timeout=900)
-    return out.stdout
-
-
-def start_daphne(env: dict, port: int, app: str, log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
-                            cwd=ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"daphne exited: {log.read_text()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("daphne did not start")
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-# ---------------------------------------------------------------------------------------------
-# a tiny HTTP/1.1 client: one new connection per request
-# ---------------------------------------------------------------------------------------------
-
-async def http(port: int, method: str, path: str, body: bytes = b"", headers: dict | None = None,
-               timeout: float = 30) -> tuple[int, dict, bytes]:
-    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
-    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close",
-             f"Content-Length: {len(body)}"]
-    for key, value in (headers or {}).items():
-        lines.append(f"{key}: {value}")
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-    await writer.drain()
-    raw = await asyncio.wait_for(reader.read(), timeout)
-    writer.close()
-    head, _, payload = raw.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    parsed = {}
-    for line in header_lines:
-        key, _, value = line.partition(":")
-        parsed.setdefault(key.strip().lower(), []).append(value.strip())
-    return int(status_line.split()[1]), parsed, payload
-
-
-async def login(port: int) -> dict:
-    status, headers, payload = await http(port, "POST", "/api/v1/auth/login",
-                                          json.dumps({"username": "host", "password": PASSWORD}).encode(),
-                                          {"Content-Type": "application/json"})
-    if status != 200:
-        raise RuntimeError(f"login failed: {status} {payload[:200]!r}")
-    cookies = {}
-    for value in headers.get("set-cookie", []):
-        name, _, rest = value.partition("=")
-        cookies[name] = rest.split(";", 1)[0]
-    return {"Cookie": f"sessionid={cookies['sessionid']}; csrftoken={cookies['csrftoken']}",
-            "X-CSRFToken": cookies["csrftoken"], "Content-Type": "application/json"}
+# The shared helpers (env, seeding, daphne, raw HTTP client, login) live in bench/common.py;
+# bench/run.py runs this workload with the others (`make bench`).
+from bench.common import (PASSWORD, cpu_model as _cpu_model, cpu_seconds, free_port, http,  # noqa: E402,F401
+                          login, manage, server_env, start_daphne, stop)
 
 
 async def run_phase(port: int, requests: list[tuple[str, str, bytes]], headers: dict, concurrency: int,
@@ -276,16 +181,6 @@ def main() -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"cores": os.cpu_count(), "cpu": _cpu_model(), **results}, indent=2))
     return 0 if check["correct"] else 1
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":
