@@ -61,14 +61,8 @@ def handle_authentication_error(request, exc):
 def handle_database_unavailable(request, exc):
     # The database is briefly unreachable (restart, failover, a cut connection). Nothing was
     # committed, so the client may safely retry the same request (same nonce): 503, never a
-    # false "ok". A broken connection is dropped so the next request reconnects.
-    from django.db import connection
-
+    # false "ok". Django drops the broken connection when the request finishes.
     log.warning("database unavailable: %s", exc)
-    try:
-        connection.close_if_unusable_or_obsolete()
-    except Exception:  # noqa: BLE001 — closing a dead connection must not hide the 503
-        pass
     return _error(request, 503, "De verbinding met de database is even weg. Probeer het opnieuw.",
                   "unavailable", {"retry_after": 2}, {"Retry-After": "2"})
 
