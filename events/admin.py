@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from backend.audit import audit_record
 from backend.auth import COORDINATOR, has_role
 from backend.errors import AppError
 from backend.feed import feed_init
@@ -276,6 +277,12 @@ class ClientAdmin(CoordinatorAdmin):
     def get_urls(self):
         return [path("import-csv/", self.admin_site.admin_view(self.import_view), name="events_client_import"),
                 *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Reading a client's full record (contact details, address) is audit-logged (DESIGN.md §10).
+        if request.method == "GET":
+            audit_record(action="read", object_type="client", object_id=object_id, detail={"via": "admin"})
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def import_view(self, request):
         if not self.has_add_permission(request):

@@ -12,6 +12,7 @@ from django.utils.http import content_disposition_header
 from ninja import File, Form, Router, Status
 from ninja.files import UploadedFile
 
+from backend.audit import audit_record
 from backend.auth import COORDINATOR, require_role, user_auth
 from backend.errors import Invalid, NotFound
 from backend.schemas import ErrorOut
@@ -155,6 +156,9 @@ def invitations_list(request, market_id: int, state: str | None = None):
     qs = selectors.invitations_for_market(market=market)
     if state:
         qs = qs.filter(state=state)
+    # The list carries client numbers and full names: a read of client records, audit-logged.
+    audit_record(action="read", object_type="client", object_id=f"market:{market.pk}",
+                 detail={"via": "invitations_list"})
     return [invitation_out(i) for i in qs.iterator(chunk_size=2000)]
 
 

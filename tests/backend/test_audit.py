@@ -58,3 +58,19 @@ def test_security_headers_are_set(client):
     csp = r["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
     assert r["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.django_db
+def test_reading_a_client_record_is_audited(coordinator, market, api_as):
+    from django.contrib.auth.models import User  # noqa: F401
+
+    client = f.client(market.district)
+    f.invitation(market, client)
+    coordinator.is_staff = True
+    coordinator.save()
+    c = api_as(coordinator)
+    assert c.get(f"/admin/events/client/{client.pk}/change/").status_code == 200
+    read = AuditEvent.objects.get(action="read", object_type="client", object_id=str(client.pk))
+    assert read.actor == "coordinator"
+    assert c.get(f"/api/v1/markets/{market.pk}/invitations").status_code == 200
+    assert AuditEvent.objects.filter(action="read", object_id=f"market:{market.pk}", actor="coordinator").exists()
