@@ -48,18 +48,19 @@ def feed_append(*, market_id: int, kind: str, data: dict[str, Any] | Any) -> Fee
     if schema is None:
         raise ValueError(f"unknown feed kind {kind!r}")
     payload = (data if isinstance(data, schema) else schema.model_validate(data)).model_dump(mode="json")
-    with transaction.atomic():
-        head = (
-            FeedHead.objects.select_for_update().filter(market_id=market_id).values_list("head", flat=True).first()
-        )
-        if head is None:
+    # savepoint=False: inside the caller's transaction (the usual case) no SAVEPOINT round
+    # trips; alone it is its own transaction. The counter row is locked with
+    # select_for_update() (commit order = seq order), read without ORDER BY.
+    with transaction.atomic(savepoint=False):
+        locked = FeedHead.objects.select_for_update().filter(market_id=market_id).values_list("head", flat=True)
+        found = list(locked[:1])
+        if not found:  # a market made before feed_init existed
             FeedHead.objects.get_or_create(market_id=market_id)
-            head = FeedHead.objects.select_for_update().values_list("head", flat=True).get(market_id=market_id)
-        seq = head + 1
+            found = list(locked[:1])
+        seq = found[0] + 1
         FeedHead.objects.filter(market_id=market_id).update(head=seq)
-        entry = FeedEntry.objects.create(
-            market_id=market_id, seq=seq, kind=kind, data=payload, at=timezone.now()
-        )
+        entry = FeedEntry(market_id=market_id, seq=seq, kind=kind, data=payload, at=timezone.now())
+        entry.save(force_insert=True)
     message = entry.as_message()
     transaction.on_commit(lambda: ring(market_id, message))
     return entry

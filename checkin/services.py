@@ -222,23 +222,30 @@ def checkin_redeem(*, market: Market, request: ScanRequest, user=None, ip: str |
         shown = value or request.code.strip().upper()
     fingerprint = _fingerprint(market.pk, method, shown, getattr(user, "pk", None))
 
-    replay = _replay(request.nonce, fingerprint)
-    if replay is not None:
-        return replay
-
     now = timezone.now()
-    scanned_at = _normalise_scanned_at(request.scanned_at, now)
     idents = _rate_idents(user, ip)
-    for ident in idents:
-        ratelimit.check("code", ident)
+    try:
+        scanned_at = _normalise_scanned_at(request.scanned_at, now)
+        for ident in idents:
+            ratelimit.check("code", ident)
+    except AppError:
+        # A replayed nonce gets its first answer before 422/429 (docs/checkin.md).
+        replay = _replay(request.nonce, fingerprint)
+        if replay is not None:
+            return replay
+        raise
 
+    # No replay lookup first: a replayed (or reused) nonce fails the unique Scan insert at the
+    # end of `work`, which rolls everything back; _run_once then answers from the stored scan.
     def work() -> dict:
         with transaction.atomic():
             invitation = None
             if value is not None:
                 lookup = {"token": value} if method == Scan.Method.QR else {"code": value}
-                invitation = (Invitation.objects.select_for_update(of=("self",))
-                              .select_related("client", "market").filter(**lookup).first())
+                # Unique lookup: no ORDER BY. The market is only needed for a wrong_market
+                # answer (then loaded lazily).
+                invitation = next(iter(Invitation.objects.select_for_update(of=("self",))
+                                       .select_related("client").filter(**lookup)[:1]), None)
             answer = _decide(market=market, invitation=invitation, user=user, at=scanned_at or now,
                              method=method)
             _store(market=market, invitation=invitation, user=user, request=request, fingerprint=fingerprint,

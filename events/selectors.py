@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import Group
+from django.db import connection, connections
 from django.db.models import QuerySet
 
-from backend.auth import CONSULTANT, COORDINATOR, HOST, MEDIATOR, has_role, user_roles
+from backend.auth import CONSULTANT, COORDINATOR, HOST, MEDIATOR, user_roles
 from backend.errors import Forbidden, NotFound
 from events.models import Invitation, Market
 
@@ -29,20 +31,119 @@ def user_may_see_market(user, market: Market) -> bool:
     return False
 
 
+_ACCESS_SQL: dict[tuple, tuple[str, list[str]]] = {}
+_ROW_BUILDERS: dict[str, list] = {}
+
+
+def _from_row(model, values, alias: str):
+    """A model instance from raw column values, through the same converters the ORM applies
+    (aware datetimes, booleans, JSON ...)."""
+    key = f"{alias}:{model._meta.label}"
+    if key not in _ROW_BUILDERS:
+        conn = connections[alias]
+        fields = []
+        for field in model._meta.concrete_fields:
+            col = field.get_col(model._meta.db_table)
+            fields.append((field.attname, col,
+                           conn.ops.get_db_converters(col) + col.get_db_converters(conn)))
+        _ROW_BUILDERS[key] = fields
+    fields = _ROW_BUILDERS[key]
+    conn = connections[alias]
+    converted = []
+    for (_name, col, converters), value in zip(fields, values):
+        for converter in converters:
+            value = converter(value, col, conn)
+        converted.append(value)
+    return model.from_db(alias, [name for name, _c, _v in fields], converted)
+
+
+def _access_sql(wide: tuple[str, ...], consultant: bool, roles_known: bool):
+    """SQL (built once per shape) for the market row, its district and the user's access
+    facts as EXISTS columns: one statement, and no ORM query compilation per request (that
+    compilation was most of the CPU of this lookup on the redeem path)."""
+    key = (wide, consultant, roles_known)
+    if key not in _ACCESS_SQL:
+        from django.contrib.auth import get_user_model
+
+        from events.models import District
+
+        q = connection.ops.quote_name
+        market_cols = [f.column for f in Market._meta.concrete_fields]
+        district_cols = [f.column for f in District._meta.concrete_fields]
+        groups = get_user_model().groups.through._meta
+        membership = District.consultants.through._meta
+        ug, grp = q(groups.db_table), q(Group._meta.db_table)
+        exists_role = (f"EXISTS(SELECT 1 FROM {ug} ug JOIN {grp} g ON g.{q('id')} = ug.{q('group_id')} "
+                       f"WHERE ug.{q('user_id')} = %s AND g.{q('name')} IN ({{names}}))")
+        columns = [f"m.{q(c)}" for c in market_cols] + [f"d.{q(c)}" for c in district_cols]
+        params: list[str] = []  # which request value goes into each placeholder, in order
+        if not roles_known:
+            if wide:
+                columns.append(exists_role.format(names=", ".join(["%s"] * len(wide))))
+                params += ["user", *(f"name:{n}" for n in wide)]
+            else:
+                columns.append("0")
+            if consultant:
+                columns.append(exists_role.format(names="%s"))
+                params += ["user", f"name:{CONSULTANT}"]
+            else:
+                columns.append("0")
+        if consultant:
+            columns.append(f"EXISTS(SELECT 1 FROM {q(membership.db_table)} dc WHERE dc.{q('district_id')} = "
+                           f"m.{q('district_id')} AND dc.{q('user_id')} = %s)")
+            params.append("user")
+        else:
+            columns.append("0")
+        sql = (f"SELECT {', '.join(columns)} FROM {q(Market._meta.db_table)} m "
+               f"INNER JOIN {q(District._meta.db_table)} d ON d.{q('id')} = m.{q('district_id')} "
+               f"WHERE m.{q('id')} = %s")
+        params.append("market")
+        _ACCESS_SQL[key] = (sql, params)
+    return _ACCESS_SQL[key]
+
+
 def market_get_for_user(*, user, market_id: int, roles: tuple[str, ...] = (COORDINATOR, CONSULTANT)) -> Market:
-    """The market, if the user has one of `roles` and (for consultants) the district.
+    """The market (district loaded), if the user has one of `roles` and (for consultants) the
+    district.
 
     404 for a market that does not exist; 403 for the wrong role or district.
+
+    One query: the market row with its district and the access facts (the user's roles,
+    district membership) as EXISTS columns; the user's roles are only read there when the
+    request has not loaded them already.
     """
-    market = Market.objects.select_related("district").filter(pk=market_id).first()
-    if market is None:
+    from events.models import District
+
+    wanted = set(roles)
+    wide = tuple(sorted(wanted & {COORDINATOR, HOST, MEDIATOR}))
+    authenticated = user is not None and user.is_authenticated and getattr(user, "pk", None) is not None
+    cached = getattr(user, "_vm_roles", None) if authenticated else frozenset()
+    consultant = authenticated and CONSULTANT in wanted
+    sql, slots = _access_sql(wide if authenticated else (), consultant,
+                                                         cached is not None)
+    values = {"user": getattr(user, "pk", None), "market": market_id}
+    params = [values[s] if s in values else s.partition(":")[2] for s in slots]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
         raise NotFound("This market does not exist.", code="market_not_found")
-    if not has_role(user, *roles):
+    n_market, n_district = len(Market._meta.concrete_fields), len(District._meta.concrete_fields)
+    market = _from_row(Market, row[:n_market], connection.alias)
+    district = _from_row(District, row[n_market:n_market + n_district], connection.alias)
+    Market.district.field.set_cached_value(market, district)
+    flags = row[n_market + n_district:]
+    if cached is not None:
+        granted = (user_roles(user) if authenticated else frozenset()) & wanted
+        is_wide, is_consultant = bool(granted & set(wide)), CONSULTANT in granted
+    else:
+        is_wide, is_consultant = bool(flags[0]), bool(flags[1])
+    in_district = bool(flags[-1])
+    if not is_wide and not is_consultant:
         raise Forbidden("Your role does not allow this.", code="wrong_role", extra={"needs": list(roles)})
-    granted = user_roles(user) & set(roles)
-    if granted & {COORDINATOR, HOST, MEDIATOR}:
+    if is_wide:
         return market
-    if not market.district.consultants.filter(pk=user.pk).exists():
+    if not in_district:
         raise Forbidden("This market is not in your district.", code="wrong_district")
     return market
 

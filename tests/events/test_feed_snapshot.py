@@ -108,9 +108,10 @@ def test_anonymous_and_unknown_market(busy_market, coordinator, api_as):
     assert response.status_code == 404 and response.json()["code"] == "market_not_found"
 
 
-# Session, user, roles, market + district, district membership; then the snapshot's reads:
-# savepoint, head, market, invitation states, arrivals, leads, leads' activities, release.
-SNAPSHOT_QUERIES = 13
+# Session, user, market + district with the roles and district membership (one query); then
+# the snapshot's reads: savepoint, head, market, invitation states, arrivals, leads, leads'
+# activities, release.
+SNAPSHOT_QUERIES = 11
 
 
 def test_query_count_is_pinned_and_independent_of_size(busy_market, consultant, api_as, host,
