@@ -13,8 +13,8 @@ from __future__ import annotations
 from django.db import connection, transaction
 
 from backend.feed import feed_head
-from events.lead_services import lead_feed_data
-from events.models import Invitation, Lead, Market
+from events.lead_selectors import lead_feed_rows
+from events.models import Client, Invitation, Lead, Market
 
 INVITATION_COUNTS = ("invited", "arrived", "excused", "no_show", "expected")
 LEAD_STATES = tuple(Lead.State.values)
@@ -53,19 +53,19 @@ def _read(market_id: int) -> dict:
     head = feed_head(market_id=market_id)
     market = Market.objects.only("id", "name", "state", "starts_at", "ends_at").get(pk=market_id)
     invitation_states = dict(Invitation.objects.filter(market_id=market_id).values_list("id", "state"))
-    arrivals = [
-        arrival_data(inv)
-        for inv in Invitation.objects.filter(market_id=market_id, state=Invitation.State.CHECKED_IN)
-        .select_related("client").only("id", "checked_in_at", "walk_in", "slot_id", "client__id",
-                                       "client__given_name", "client__family_name", "client__language")
-        .order_by("checked_in_at", "pk")
-    ]
-    leads = [
-        lead_feed_data(lead)
-        for lead in Lead.objects.filter(market_id=market_id)
-        .select_related("client", "organisation", "claimed_by").prefetch_related("activities")
-        .order_by("pk")
-    ]
+    # Rows as values, no model instances: building ~7,000 instances was ~90 % of the snapshot.
+    name = Client(given_name="", family_name="")  # display_name without a model per row
+    arrivals = []
+    for pk, client_id, given, family, language, checked_in_at, walk_in, slot_id in (
+            Invitation.objects.filter(market_id=market_id, state=Invitation.State.CHECKED_IN)
+            .order_by("checked_in_at", "pk")
+            .values_list("id", "client_id", "client__given_name", "client__family_name", "client__language",
+                         "checked_in_at", "walk_in", "slot_id")):
+        name.given_name, name.family_name = given, family
+        arrivals.append({"invitation_id": pk, "client_id": client_id, "display_name": name.display_name,
+                         "language": language, "checked_in_at": checked_in_at, "walk_in": walk_in,
+                         "slot_id": slot_id})
+    leads = lead_feed_rows(market_id=market_id)
     counts: dict = invitation_counts(list(invitation_states.values()))
     lead_counts = dict.fromkeys(LEAD_STATES, 0)
     for lead in leads:
