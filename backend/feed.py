@@ -14,6 +14,7 @@ consumer also polls the head on its heartbeat and replays from the database.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -80,10 +81,17 @@ def feed_entries(*, market_id: int, since: int, limit: int | None = None) -> lis
     ]
 
 
+def entry_text(message: dict) -> str:
+    """The websocket frame of an entry: serialised once, sent as is to every socket."""
+    return json.dumps(message, separators=(",", ":"))
+
+
 async def _send(market_id: int, message: dict) -> None:
     try:
+        # The group message carries the seq and the pre-serialised frame (not the dict):
+        # every consumer forwards the text without encoding it again.
         await get_channel_layer().group_send(
-            group_name(market_id), {"type": "feed.entry", "entry": message}
+            group_name(market_id), {"type": "feed.entry", "seq": message["seq"], "text": entry_text(message)}
         )
     except Exception:  # the entry is durable; sockets catch up on heartbeat/resume
         log.exception("feed ring for market %s seq %s failed", market_id, message.get("seq"))

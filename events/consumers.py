@@ -73,6 +73,10 @@ def feed_access(*, user_id: int | None, session_key: str | None, market_id: int)
     return "forbidden"
 
 
+def _dumps(message: dict) -> str:
+    return json.dumps(message, separators=(",", ":"))
+
+
 def _parse_since(query_string: bytes) -> int | None | str:
     """The `since` query parameter: an int ≥ 0, None when absent, "bad" when unusable."""
     values = parse_qs(query_string.decode("latin-1")).get("since")
@@ -171,18 +175,31 @@ class MarketFeedConsumer(AsyncWebsocketConsumer):
     # --- channel layer → server ------------------------------------------------------------
 
     async def feed_entry(self, event):
-        entry = event.get("entry") or {}
-        seq = entry.get("seq")
+        # backend.feed sends {"seq", "text"}: the frame serialised once for every socket. An
+        # {"entry": dict} message (older senders) is still understood.
+        text = event.get("text")
+        entry = None
+        if text is None:
+            entry = event.get("entry") or {}
+            seq = entry.get("seq")
+        else:
+            seq = event.get("seq")
         if not isinstance(seq, int) or self.closed:
+            return
+        if seq == self.last + 1 and not self.lock.locked():
+            # The common case: the next entry, no replay running. No await between the
+            # check and the update, so nothing can interleave; send the text as it came.
+            self.last = seq
+            await self.send(text_data=text if text is not None else _dumps(entry))
             return
         async with self.lock:
             if seq <= self.last:
                 return  # already sent by the replay
             if seq > self.last + 1:
                 await self._catch_up()  # a doorbell was lost: the database has what is missing
-            if seq == self.last + 1:
-                await self._send(entry)
+            if seq == self.last + 1 and not self.closed:
                 self.last = seq
+                await self.send(text_data=text if text is not None else _dumps(entry))
 
     # --- internals (call with self.lock held) ----------------------------------------------
 
@@ -237,7 +254,7 @@ class MarketFeedConsumer(AsyncWebsocketConsumer):
 
     async def _send(self, message: dict) -> None:
         if not self.closed:
-            await self.send(text_data=json.dumps(message, separators=(",", ":")))
+            await self.send(text_data=_dumps(message))
 
     async def _close(self, code: int) -> None:
         if not self.closed:
