@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from backend import ratelimit
-from backend.errors import AppError, Invalid, NotFound
+from backend.errors import AppError, Invalid, NotFound, RateLimited
 from events.codes import CODE_ALPHABET, format_code, normalise_code, parse_token
 from events.lead_services import NOTE_MAX, client_public, lead_upsert
 from events.models import Activity, Invitation, Lead, Market, Stand
@@ -272,11 +272,18 @@ def interest_register(*, device: Device, data: InterestIn) -> dict:
                       warmth=data.warmth or None, nonce=(data.nonce or "").strip())
     _validate(data)
     fingerprint = _fingerprint(data)
-    replayed = _replay(device, data, fingerprint)
-    if replayed is not None:
-        return replayed
     ident = f"device:{device.pk}"
-    ratelimit.check("code", ident)
+    try:
+        ratelimit.check("code", ident)
+    except RateLimited:
+        # A replayed nonce gets its first answer before 429.
+        replayed = _replay(device, data, fingerprint)
+        if replayed is not None:
+            return replayed
+        raise
+    # No replay lookup first: a replayed (or reused) nonce fails the unique InterestRequest
+    # insert at the end of the transaction below, which rolls everything back; the
+    # IntegrityError path then answers from the stored request.
 
     stand = device.stand
     invitation = _find_invitation(data)

@@ -106,20 +106,22 @@ def test_same_nonce_at_once_is_answered_once(race_setup):
 
 
 def test_nonce_insert_race_lost_rolls_back_and_answers_as_replay(race_setup, monkeypatch):
-    """The other request with this nonce committed between our replay check and our insert:
-    our lead write is rolled back and we answer with the winner's stored response."""
+    """The other request with this nonce committed before our insert (there is no replay
+    lookup before the work any more, so this is every replay's path): our lead write is rolled
+    back and we answer with the winner's stored response."""
     market, devices, visitor, acts = race_setup
     first = _register(devices[0], visitor, acts, nonce="late")()
     feed_before = FeedEntry.objects.filter(market_id=market.pk).count()
     real_replay = services._replay
     calls = []
 
-    def replay_missing_once(device, data, fingerprint):
+    def replay_spy(device, data, fingerprint):
         calls.append(1)
-        return None if len(calls) == 1 else real_replay(device, data, fingerprint)
+        return real_replay(device, data, fingerprint)
 
-    monkeypatch.setattr(services, "_replay", replay_missing_once)
+    monkeypatch.setattr(services, "_replay", replay_spy)
     again = _register(devices[0], visitor, acts, nonce="late")()
     assert again == {**first, "replayed": True}
+    assert len(calls) == 1  # only after the failed insert
     assert FeedEntry.objects.filter(market_id=market.pk).count() == feed_before
     assert Lead.objects.get().warmth == "warm" and InterestRequest.objects.count() == 1
