@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models import prefetch_related_objects
 
 from backend.errors import Invalid
 from backend.feed import feed_append
@@ -62,8 +63,9 @@ def lead_upsert(*, market: Market, client: Client, organisation: Organisation | 
             with transaction.atomic():
                 lead = None
                 if organisation is not None:
-                    lead = (Lead.objects.select_for_update()
-                            .filter(market=market, client=client, organisation=organisation).first())
+                    # Unique (market, client, organisation): no ORDER BY needed.
+                    lead = next(iter(Lead.objects.select_for_update()
+                                     .filter(market=market, client=client, organisation=organisation)[:1]), None)
                 created = lead is None
                 if created:
                     lead = Lead.objects.create(market=market, client=client, organisation=organisation,
@@ -81,8 +83,14 @@ def lead_upsert(*, market: Market, client: Client, organisation: Organisation | 
                     lead.save()
                 if activities:
                     lead.activities.add(*activities)
-                lead = (Lead.objects.select_related("client", "organisation", "claimed_by")
-                        .prefetch_related("activities").get(pk=lead.pk))
+                # The feed payload from the objects in hand instead of reloading the lead: the
+                # caller's client and organisation, the activities in one ordered query (the
+                # claimant, on an updated lead that has one, loads lazily).
+                lead.client = client
+                lead.organisation = organisation
+                if hasattr(lead, "_prefetched_objects_cache"):
+                    lead._prefetched_objects_cache.pop("activities", None)
+                prefetch_related_objects([lead], "activities")
                 lead_publish(lead, created=created)
                 return lead, created
         except IntegrityError:
