@@ -35,34 +35,38 @@ def client_ip(request) -> str:
 
 
 def _key(name: str, ident: str) -> str:
-    window = LIMITS[name][1]
-    bucket = int(time.time() // window)
     # Idents come from user input (usernames, IPs): hash them into a safe, bounded cache key.
     digest = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return f"{NAMESPACE}:{name}:{digest}:{bucket}"
+    return f"{NAMESPACE}:{name}:{digest}"
 
 
 def check(name: str, ident: str) -> None:
+    """Raise RateLimited when `ident` has used up its failures. The window starts at the first
+    failure (not at a clock boundary), so a burst is never split over two windows."""
     allowed, window = LIMITS[name]
+    key = _key(name, ident)
     try:
-        count = cache.get(_key(name, ident), 0)
+        values = cache.get_many([key, f"{key}:since"])
     except Exception:  # noqa: BLE001 — cache (Redis) down: fail open, the door keeps working
         log.warning("rate-limit cache unavailable; %s not checked", name)
         return
-    if count >= allowed:
-        retry = window - int(time.time() % window)
-        raise RateLimited(max(retry, 1))
+    if values.get(key, 0) >= allowed:
+        since = values.get(f"{key}:since", time.time())
+        raise RateLimited(max(1, int(window - (time.time() - since))))
 
 
 def record_failure(name: str, ident: str) -> None:
     key = _key(name, ident)
     window = LIMITS[name][1]
     try:
-        if not cache.add(key, 1, timeout=window):
+        if cache.add(key, 1, timeout=window):
+            cache.set(f"{key}:since", time.time(), timeout=window)
+        else:
             try:
-                cache.incr(key)
-            except ValueError:
+                cache.incr(key)  # keeps the key's expiry: the window does not move
+            except ValueError:  # expired between add() and incr()
                 cache.set(key, 1, timeout=window)
+                cache.set(f"{key}:since", time.time(), timeout=window)
     except Exception:  # noqa: BLE001 — see check()
         log.warning("rate-limit cache unavailable; %s failure not counted", name)
 
