@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from backend.admin import ReadOnlyAdminMixin
 from backend.audit import audit_record
 from backend.auth import COORDINATOR, has_role
 from backend.errors import AppError
@@ -74,17 +75,8 @@ class CoordinatorAdmin(admin.ModelAdmin):
         return (self.coordinator_may_delete and is_coordinator(request)) or super().has_delete_permission(request, obj)
 
 
-class ViewOnlyAdmin(CoordinatorAdmin):
+class ViewOnlyAdmin(ReadOnlyAdminMixin, CoordinatorAdmin):
     """Records that consultants keep (through their own pages): coordinators only look."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _report(request, exc: AppError) -> None:
