@@ -25,3 +25,16 @@ DECLINED_BY_LABELS = {
     "client": _("Door de klant"),
     "organisation": _("Door de organisatie"),
 }
+
+# What a client said on their own page that a consultant follows up (the dashboard's list).
+STATEMENT_LABELS = {
+    "volunteering": _("Doet al vrijwilligerswerk"),
+    "constraint": _("Vrijwilligerswerk is nu moeilijk"),
+}
+
+CONSTRAINT_LABELS = {
+    "care": _("Mantelzorg"),
+    "health": _("Gezondheid"),
+    "language": _("Taal"),
+    "debt": _("Schulden"),
+}

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 
 from backend.feed import feed_head
 from events.lead_selectors import lead_feed_rows
-from events.models import Client, Invitation, Lead, Market
+from events.models import Client, ClientStatement, Invitation, Lead, Market
 
 INVITATION_COUNTS = ("invited", "arrived", "excused", "no_show", "expected")
 LEAD_STATES = tuple(Lead.State.values)
@@ -66,6 +66,18 @@ def _read(market_id: int) -> dict:
                          "language": language, "checked_in_at": checked_in_at, "walk_in": walk_in,
                          "slot_id": slot_id})
     leads = lead_feed_rows(market_id=market_id)
+    statements = []
+    for pk, invitation_id, client_id, given, family, kind, category, organisation, hours, tags in (
+            ClientStatement.objects.filter(invitation__market_id=market_id, handled=False)
+            .exclude(kind=ClientStatement.Kind.WISH).order_by("pk")
+            .values_list("id", "invitation_id", "invitation__client_id", "invitation__client__given_name",
+                         "invitation__client__family_name", "kind", "category", "organisation_name",
+                         "hours_per_week", "tags")):
+        name.given_name, name.family_name = given, family
+        statements.append({"id": pk, "invitation_id": invitation_id, "client_id": client_id,
+                           "display_name": name.display_name, "kind": kind, "category": category or None,
+                           "organisation_name": organisation or None,
+                           "hours_per_week": float(hours) if hours is not None else None, "tags": tags})
     counts: dict = invitation_counts(list(invitation_states.values()))
     lead_counts = dict.fromkeys(LEAD_STATES, 0)
     for lead in leads:
@@ -78,6 +90,9 @@ def _read(market_id: int) -> dict:
         "counts": counts,
         "arrivals": arrivals,
         "leads": leads,
+        # What clients said on their own page that a consultant follows up: current volunteering
+        # (the formalise path) and constraints (an exemption conversation). Wishes are leads.
+        "statements": statements,
         # Every invitation's state, so a dashboard can keep the counters exact from
         # invitation.updated / checkin.created entries alone (idempotent by invitation id).
         "invitation_states": {str(pk): state for pk, state in invitation_states.items()},

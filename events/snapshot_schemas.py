@@ -6,7 +6,7 @@ from datetime import datetime
 
 from ninja import Schema
 
-from backend.feed_kinds import LeadData
+from backend.feed_kinds import ClientStatementCreated, LeadData
 
 
 class SnapshotMarketOut(Schema):
@@ -51,4 +51,5 @@ class MarketSnapshotOut(Schema):
     counts: SnapshotCountsOut
     arrivals: list[ArrivalOut]
     leads: list[LeadData]
+    statements: list[ClientStatementCreated]
     invitation_states: dict[str, str]

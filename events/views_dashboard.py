@@ -4,14 +4,18 @@ events/static/events/dashboard.js fill it from the snapshot and the feed."""
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
+from django.utils.translation import gettext
 
 from backend.auth import CONSULTANT, COORDINATOR, has_role
 from backend.errors import Forbidden, NotFound
+from events.lead_labels import CONSTRAINT_LABELS, STATEMENT_LABELS
 from events.selectors import market_get_for_user, markets_visible_to
 
 DASHBOARD_ROLES = (COORDINATOR, CONSULTANT)
@@ -33,7 +37,11 @@ def dashboard_market(request, market_id: int):
         raise Http404 from exc
     except Forbidden as exc:
         raise PermissionDenied from exc
+    statement_labels = {"kinds": {k: str(v) for k, v in STATEMENT_LABELS.items()},
+                        "categories": {k: str(v) for k, v in CONSTRAINT_LABELS.items()},
+                        "hours": gettext("%(hours)s uur per week")}
     return render(request, "events/dashboard_market.html", {
         "market": market,
         "heartbeat_seconds": settings.VM_FEED_HEARTBEAT_SECONDS,
+        "statement_labels": json.dumps(statement_labels),
     })

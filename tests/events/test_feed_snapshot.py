@@ -110,8 +110,8 @@ def test_anonymous_and_unknown_market(busy_market, coordinator, api_as):
 
 # Session, user, market + district with the roles and district membership (one query); then
 # the snapshot's reads: savepoint, head, market, invitation states, arrivals, leads, leads'
-# activities, release.
-SNAPSHOT_QUERIES = 11
+# activities, client statements, release.
+SNAPSHOT_QUERIES = 12
 
 
 def test_query_count_is_pinned_and_independent_of_size(busy_market, consultant, api_as, host,
@@ -140,9 +140,22 @@ def test_outside_a_transaction_the_snapshot_opens_its_own(market, django_assert_
     assert not connection.in_atomic_block
     # PostgreSQL: BEGIN, SET TRANSACTION, head, market, states, arrivals, lead activities,
     # leads, COMMIT (the lead rows are two value queries even for a market without leads).
-    with django_assert_max_num_queries(9) as captured:
+    with django_assert_max_num_queries(10) as captured:
         snapshot = market_snapshot(market=market)
     assert snapshot["head"] == feed_head(market_id=market.pk)
     if connection.vendor == "postgresql":
         sqls = [q["sql"] for q in captured.captured_queries if q["sql"] != "BEGIN"]
         assert "REPEATABLE READ" in sqls[0]
+
+
+def test_snapshot_carries_what_clients_reported_but_not_their_wishes(market, consultant, api_as):
+    from events.client_services import client_constraints_report, client_volunteering_report, client_wishes_save
+
+    inv = f.invitation(market, f.client(market.district, given="Sevgi", family="Demir"))
+    client_volunteering_report(invitation=inv, organisation_name="Buurthuis De Brug", hours_per_week="4")
+    client_constraints_report(invitation=inv, categories=["care"])
+    client_wishes_save(invitation=inv, activity_ids=[], tags=["buiten"])
+    body = api_as(consultant).get(url(market.pk)).json()
+    kinds = sorted((s["kind"], s["category"], s["organisation_name"]) for s in body["statements"])
+    assert kinds == [("constraint", "care", None), ("volunteering", None, "Buurthuis De Brug")]
+    assert {s["display_name"] for s in body["statements"]} == {"Sevgi D."}

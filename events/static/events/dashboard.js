@@ -19,6 +19,7 @@ export class DashboardState {
     this.invitations = new Map(); // invitation id → state
     this.arrivals = new Map(); // invitation id → arrival
     this.leads = new Map(); // lead id → lead
+    this.statements = new Map(); // statement id → what a client said (volunteering, constraint)
   }
 
   applySnapshot(snapshot) {
@@ -27,6 +28,7 @@ export class DashboardState {
     this.invitations = new Map(Object.entries(snapshot.invitation_states || {}).map(([id, s]) => [Number(id), s]));
     this.arrivals = new Map(snapshot.arrivals.map((a) => [a.invitation_id, a]));
     this.leads = new Map(snapshot.leads.map((l) => [l.id, l]));
+    this.statements = new Map((snapshot.statements || []).map((s) => [s.id, s]));
   }
 
   // Returns false when the entry cannot be applied from its data alone (the page reloads the snapshot).
@@ -50,6 +52,9 @@ export class DashboardState {
       case "lead.created":
       case "lead.updated":
         this.leads.set(d.id, d);
+        return true;
+      case "statement.created":
+        if (d.kind !== "wish") this.statements.set(d.id, d); // wishes arrive as leads
         return true;
       case "market.opened":
         if (this.market) this.market.state = d.state;
@@ -85,6 +90,29 @@ export function registerPanel(panel) {
 }
 
 // --- built-in panels ---------------------------------------------------------------------------
+
+registerPanel({
+  name: "statements",
+  render(state, root) {
+    const section = root.querySelector("[data-statements]");
+    if (!section) return;
+    const labels = JSON.parse(section.dataset.labels || "{}");
+    const list = section.querySelector("[data-statements-list]");
+    const items = [...state.statements.values()].sort((a, b) => b.id - a.id);
+    section.querySelector("[data-statements-empty]").hidden = items.length > 0;
+    list.replaceChildren(...items.map((s) => {
+      const li = document.createElement("li");
+      const name = document.createElement("strong");
+      name.textContent = s.display_name;
+      const parts = [(labels.kinds || {})[s.kind] || s.kind];
+      if (s.category) parts.push((labels.categories || {})[s.category] || s.category);
+      if (s.organisation_name) parts.push(s.organisation_name);
+      if (s.hours_per_week) parts.push(String(labels.hours || "%(hours)s").replace("%(hours)s", s.hours_per_week));
+      li.append(name, document.createTextNode(": " + parts.join(" · ")));
+      return li;
+    }));
+  },
+});
 
 function timeOf(iso, lang) {
   if (!iso) return "";
