@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -39,9 +38,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import run_phase as common_run_phase  # noqa: E402
 from bench.redeem import (  # noqa: E402  (shared low-level helpers: env, daphne, raw HTTP client)
     _cpu_model,
-    cpu_seconds,
     free_port,
     http,
     manage,
@@ -125,48 +124,20 @@ def plan(tablets: list[dict], tokens: list[str], requests: int) -> list[list[dic
     return per_tablet
 
 
+def interest_requests(tablets: list[dict], work: list[list[dict]]) -> tuple[list, list[dict]]:
+    """The plan as (method, path, body, tablet) requests for bench/common.run_phase, and the
+    headers of each tablet (one worker per tablet)."""
+    requests = [("POST", "/api/v1/kiosk/interests", json.dumps(body).encode(), k)
+                for k, bodies in enumerate(work) for body in bodies]
+    headers = [{"Authorization": f"Device {t['token']}", "Content-Type": "application/json"} for t in tablets]
+    return requests, headers
+
+
 async def run_phase(port: int, tablets: list[dict], work: list[list[dict]], time_limit: float,
                     server_pid: int) -> dict:
-    latencies: list[float] = []
-    outcomes: dict[str, int] = {}
-    errors = 0
-    deadline = time.monotonic() + time_limit
-
-    async def tablet(k: int):
-        nonlocal errors
-        headers = {"Authorization": f"Device {tablets[k]['token']}", "Content-Type": "application/json"}
-        for body in work[k]:
-            if time.monotonic() > deadline:
-                return
-            started = time.perf_counter()
-            try:
-                status, _h, payload = await http(port, "POST", "/api/v1/kiosk/interests",
-                                                 json.dumps(body).encode(), headers)
-            except Exception:
-                errors += 1
-                continue
-            latencies.append(time.perf_counter() - started)
-            key = str(status)
-            if status == 200:
-                answer = json.loads(payload)
-                key = answer["reason"] or ("replayed" if answer.get("replayed") else
-                                           ("created" if answer["lead"]["created"] else "updated"))
-            outcomes[key] = outcomes.get(key, 0) + 1
-
-    server_cpu0, own_cpu0, wall0 = cpu_seconds(server_pid), time.process_time(), time.perf_counter()
-    await asyncio.gather(*(tablet(k) for k in range(len(tablets))))
-    wall = time.perf_counter() - wall0
-    server_cpu, own_cpu = cpu_seconds(server_pid) - server_cpu0, time.process_time() - own_cpu0
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
-
-    return {"requests": len(latencies), "seconds": round(wall, 2), "rate": round(len(latencies) / wall, 1),
-            "p50": round(pct(0.50), 1), "p95": round(pct(0.95), 1), "p99": round(pct(0.99), 1),
-            "mean": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
-            "errors": errors, "outcomes": outcomes,
-            "server_cpu": round(server_cpu / wall, 2), "loadgen_cpu": round(own_cpu / wall, 2)}
+    """One phase: every tablet sends its share of the plan (the suite's loop, bench/common)."""
+    requests, headers = interest_requests(tablets, work)
+    return await common_run_phase(port, requests, headers, len(tablets), time_limit, [server_pid])
 
 
 async def lead_latency(port: int, market: int, tablet: dict, tokens: list[str], sockets: int, writes: int) -> dict:

@@ -26,7 +26,6 @@ import asyncio
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -40,51 +39,13 @@ sys.path.insert(0, str(ROOT))
 # bench/run.py runs this workload with the others (`make bench`).
 from bench.common import (PASSWORD, cpu_model as _cpu_model, cpu_seconds, free_port, http,  # noqa: E402,F401
                           login, manage, server_env, start_daphne, stop)
+from bench.common import run_phase as common_run_phase  # noqa: E402
 
 
 async def run_phase(port: int, requests: list[tuple[str, str, bytes]], headers: dict, concurrency: int,
                     time_limit: float, server_pid: int) -> dict:
-    queue: asyncio.Queue = asyncio.Queue()
-    for item in requests:
-        queue.put_nowait(item)
-    latencies: list[float] = []
-    statuses: dict[str, int] = {}
-    errors = 0
-    deadline = time.monotonic() + time_limit
-
-    async def worker():
-        nonlocal errors
-        while time.monotonic() < deadline:
-            try:
-                method, path, body = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            started = time.perf_counter()
-            try:
-                status, _h, payload = await http(port, method, path, body, headers)
-            except Exception:
-                errors += 1
-                continue
-            latencies.append(time.perf_counter() - started)
-            key = str(status)
-            if status == 200 and path.endswith("/redeem"):
-                key = json.loads(payload).get("reason") or "ok"
-            statuses[key] = statuses.get(key, 0) + 1
-
-    server_cpu0, own_cpu0, wall0 = cpu_seconds(server_pid), time.process_time(), time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    wall = time.perf_counter() - wall0
-    server_cpu, own_cpu = cpu_seconds(server_pid) - server_cpu0, time.process_time() - own_cpu0
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
-
-    return {"requests": len(latencies), "seconds": round(wall, 2), "rate": round(len(latencies) / wall, 1),
-            "p50": round(pct(0.50), 1), "p95": round(pct(0.95), 1), "p99": round(pct(0.99), 1),
-            "mean": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
-            "errors": errors, "outcomes": statuses,
-            "server_cpu": round(server_cpu / wall, 2), "loadgen_cpu": round(own_cpu / wall, 2)}
+    """One load phase against one daphne process (the suite's loop, bench/common.run_phase)."""
+    return await common_run_phase(port, requests, headers, concurrency, time_limit, [server_pid])
 
 
 EXPORT = """

@@ -200,10 +200,9 @@ async def kiosk(stack: Stack, args, results: dict, tokens: list[str]) -> None:
     before = stack.counts()
 
     def flat(plan):
-        return [("POST", "/api/v1/kiosk/interests", json.dumps(body).encode(), k)
-                for k, bodies in enumerate(plan) for body in bodies]
+        return kiosk_bench.interest_requests(tablets, plan)[0]
 
-    headers = [{"Authorization": f"Device {t['token']}", "Content-Type": "application/json"} for t in tablets]
+    headers = kiosk_bench.interest_requests(tablets, [])[1]
     first = results["kiosk-first"] = await run_phase(stack.port, flat(work), headers, len(tablets),
                                                      args.time_limit, stack.pids)
     mid = stack.counts()
