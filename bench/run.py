@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import kiosk as kiosk_bench  # noqa: E402
-from bench.common import (PYTHON, BenchFailure, create_postgres_db, drop_postgres_db, free_port,  # noqa: E402
+from bench.common import (PYTHON, BenchFailure, cpu_seconds, create_postgres_db, drop_postgres_db, free_port,  # noqa: E402
                           http, login, machine, pct, rss_mb, run_phase, seed, server_env, shell_json,
                           start_daphne, start_nginx, stop, REDIS_URL)
 
@@ -284,10 +284,13 @@ async def feed_latency(stack: Stack, args, results: dict, sockets: int, tokens: 
         market = stack.data["market"]
         sent: dict[str, float] = {}
         ids: dict[str, int] = {}
+        answered: list[float] = []  # the redeem's own HTTP latency (ms): the floor of every delivery
         gap = 1 / args.scan_rate
         t_start = time.perf_counter()
         sem = asyncio.Semaphore(16)
         scan_errors: list[str] = []
+        cpu0 = {pid: cpu_seconds(pid) for pid in stack.pids}
+        own_cpu0 = time.process_time()
 
         async def scan(i: int, tok: str):
             async with sem:
@@ -299,6 +302,7 @@ async def feed_latency(stack: Stack, args, results: dict, sockets: int, tokens: 
                     scan_errors.append(repr(exc))
                     return
                 answer = json.loads(payload)
+                answered.append((time.perf_counter() - t0) * 1000)
                 if status == 200 and answer["status"] == "ok":
                     sent[tok] = t0
                     ids[tok] = answer["invitation"]["id"]
@@ -316,6 +320,9 @@ async def feed_latency(stack: Stack, args, results: dict, sockets: int, tokens: 
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and any(len(b.arrivals) < len(sent) for b in boards):
             await asyncio.sleep(0.05)
+        wall = time.perf_counter() - t_start
+        server_cpu = sum(cpu_seconds(pid) - cpu0[pid] for pid in stack.pids) / wall
+        own_cpu = (time.process_time() - own_cpu0) / wall
         latencies = [(b.arrivals[ids[t]] - t0) * 1000 for b in boards for t, t0 in sent.items()
                      if ids[t] in b.arrivals]
         missing = sum(1 for b in boards for t in sent if ids[t] not in b.arrivals)
@@ -325,7 +332,9 @@ async def feed_latency(stack: Stack, args, results: dict, sockets: int, tokens: 
             "deliveries": len(latencies), "missing": missing,
             "p50": round(pct(latencies, 50), 1), "p95": round(pct(latencies, 95), 1),
             "p99": round(pct(latencies, 99), 1), "max": round(max(latencies), 1) if latencies else None,
-            "idle_socket_mb": round(rss1 - rss0, 1), "scan_errors": scan_errors[:3]}
+            "idle_socket_mb": round(rss1 - rss0, 1), "scan_errors": scan_errors[:3],
+            "scan_p50": round(pct(answered, 50), 1), "scan_p99": round(pct(answered, 99), 1),
+            "server_cpu": round(server_cpu, 2), "loadgen_cpu": round(own_cpu, 2)}
         counts = stack.counts()
         check(len(sent) == len(tokens) and missing == 0 and extra == 0,
               f"{prefix}feed {sockets}: ok answers {len(sent)} of {len(tokens)} ({scan_errors[:1]}); every socket saw each arrival "
@@ -437,7 +446,9 @@ def print_table(results: dict) -> None:
         if isinstance(r, dict) and "deliveries" in r:
             print(f"{name:<22} {r['sockets']} sockets x {r['writes']} scans at {r['scan_rate']}/s: "
                   f"{r['deliveries']} deliveries, {r['missing']} missing; p50 {r['p50']} p95 {r['p95']} "
-                  f"p99 {r['p99']} max {r['max']} ms  [{TARGETS.get(name, '')}]")
+                  f"p99 {r['p99']} max {r['max']} ms (redeem answer p50 {r.get('scan_p50')} p99 {r.get('scan_p99')});"
+                  f" srvCPU {r.get('server_cpu')} genCPU {r.get('loadgen_cpu')}"
+                  f"  [{TARGETS.get(name, '')}]")
     if "idle-1000" in results:
         r = results["idle-1000"]
         print(f"{'idle-1000':<22} {r['sockets']} idle sockets: +{r['added_mb']} MB ({r['per_socket_kb']} KB each)"
