@@ -1,11 +1,14 @@
 """The market feed websocket (DESIGN.md §5): `ws/markets/<market_id>/feed/?since=<seq>`.
 
 The database is the source of truth, the channel layer only a doorbell. A socket joins the
-market's group *before* it reads the replay, then forwards a live entry only when its seq is
-above the last one sent; a live entry that skips ahead (a lost doorbell) makes the socket
-read the missing entries from the database first. Replay and live forwarding hold one
-asyncio.Lock, so they never interleave. The heartbeat reads the head, replays whatever the
-doorbell missed, and re-checks the user's right to follow the market.
+market's fan-out (events/feed_fanout.py: one group subscription per process and market, which
+offers every doorbell to each local socket) *before* it reads the replay, then forwards a live
+entry only when its seq is above the last one sent; a live entry that skips ahead (a lost
+doorbell) makes the socket read the missing entries from the database first. Replay and the
+slow live path hold one asyncio.Lock, so they never interleave; the fast live path (the next
+seq, lock free) writes the shared pre-serialised frame without awaiting anything first. The
+heartbeat reads the head, replays whatever the doorbell missed, and re-checks the user's right
+to follow the market.
 
 Consumers never write to the database. Protocol and close codes: docs/feed.md.
 """
@@ -23,7 +26,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from backend.feed import feed_entries, feed_head, group_name
+from backend.feed import feed_entries, feed_head
+from events import feed_fanout
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +96,7 @@ def _parse_since(query_string: bytes) -> int | None | str:
 class MarketFeedConsumer(AsyncWebsocketConsumer):
     market_id: int
     last: int = 0
+    wire = None  # the daphne websocket protocol (events.feed_fanout.daphne_wire), if any
 
     async def dispatch(self, message):
         # Channels' dispatch hops to the database thread (close_old_connections) before every
@@ -107,6 +112,8 @@ class MarketFeedConsumer(AsyncWebsocketConsumer):
         self.market_id = int(self.scope["url_route"]["kwargs"]["market_id"])
         self.lock = asyncio.Lock()
         self.heartbeat_task: asyncio.Task | None = None
+        self.slow_tasks: set[asyncio.Task] = set()
+        self.subscription: feed_fanout.Subscription | None = None
         self.joined = False
         self.closed = False
         user = self.scope.get("user")
@@ -119,16 +126,19 @@ class MarketFeedConsumer(AsyncWebsocketConsumer):
         # Accept, then close with a code: a browser never sees the code of a rejected handshake,
         # and the client must know not to reconnect.
         await self.accept()
+        # Under daphne: its websocket protocol, so live frames go out prepared once per entry.
+        self.wire = feed_fanout.daphne_wire(self.base_send)
         if access != ACCESS_OK:
             await self._close(ACCESS_CLOSE_CODES[access])
             return
 
         # Join first, read second: an entry committed in between arrives by the doorbell and is
-        # dropped or forwarded by its seq, never lost.
-        await self.channel_layer.group_add(group_name(self.market_id), self.channel_name)
-        self.joined = True
+        # dropped or forwarded by its seq, never lost. The lock is taken before the join, so a
+        # doorbell offered meanwhile takes the slow path and waits for the replay.
         since = _parse_since(self.scope.get("query_string", b""))
         async with self.lock:
+            self.subscription = await feed_fanout.subscribe(self.channel_layer, self.market_id, self)
+            self.joined = True
             head = await database_sync_to_async(feed_head)(market_id=self.market_id)
             await self._send({"type": "hello", "market": self.market_id, "head": head})
             if since is None:
@@ -142,9 +152,11 @@ class MarketFeedConsumer(AsyncWebsocketConsumer):
             self.heartbeat_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.heartbeat_task
-        if self.joined:
+        if self.subscription is not None:
             with contextlib.suppress(Exception):
-                await self.channel_layer.group_discard(group_name(self.market_id), self.channel_name)
+                await feed_fanout.unsubscribe(self.subscription, self)
+        for task in list(self.slow_tasks):
+            task.cancel()
 
     # --- client → server -------------------------------------------------------------------
 
@@ -172,34 +184,59 @@ class MarketFeedConsumer(AsyncWebsocketConsumer):
         else:
             await self._send({"type": "error", "code": "unknown_type"})
 
-    # --- channel layer → server ------------------------------------------------------------
+    # --- fan-out → server ---------------------------------------------------------------------
+
+    async def offer(self, bell: feed_fanout.Doorbell) -> None:
+        """A live entry from the fan-out (events/feed_fanout.py): its seq, its pre-serialised
+        text, and the frame shared by every socket of the process."""
+        seq = bell.seq
+        if self.closed or seq <= self.last:
+            return  # already sent (by the replay, or a doorbell that came twice)
+        if seq == self.last + 1 and not self.lock.locked():
+            # The common case: the next entry, no replay running. No await between the check and
+            # the update, so nothing can interleave; write the shared frame as it is.
+            self.last = seq
+            wire = self.wire
+            if wire is None:
+                await self.base_send(bell.frame)
+            elif wire.state == wire.STATE_OPEN:  # closing or closed: nothing may be sent any more
+                wire.sendPreparedMessage(bell.prepared)
+            return
+        text = bell.text
+        # A replay, resume or heartbeat holds the lock, or the entry skips ahead (a lost
+        # doorbell): wait for the lock in a task of our own, so the fan-out goes on to the other
+        # sockets. Tasks take the lock in the order they were made (asyncio.Lock is fair).
+        task = asyncio.create_task(self._offer_locked(seq, text))
+        self.slow_tasks.add(task)
+        task.add_done_callback(self.slow_tasks.discard)
+
+    async def _offer_locked(self, seq: int, text: str) -> None:
+        try:
+            async with self.lock:
+                if self.closed or seq <= self.last:
+                    return  # already sent by the replay
+                if seq > self.last + 1:
+                    await self._catch_up()  # a doorbell was lost: the database has what is missing
+                if seq == self.last + 1 and not self.closed:
+                    self.last = seq
+                    await self.send(text_data=text)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the next live entry or heartbeat catches up from the database
+            log.exception("feed of market %s: live entry %s failed", self.market_id, seq)
 
     async def feed_entry(self, event):
-        # backend.feed sends {"seq", "text"}: the frame serialised once for every socket. An
-        # {"entry": dict} message (older senders) is still understood.
+        # A doorbell on this socket's own channel (nothing sends one since the per-process
+        # fan-out; kept for direct sends): {"seq", "text"} or an older {"entry": dict}.
         text = event.get("text")
-        entry = None
         if text is None:
             entry = event.get("entry") or {}
             seq = entry.get("seq")
+            text = _dumps(entry)
         else:
             seq = event.get("seq")
-        if not isinstance(seq, int) or self.closed:
-            return
-        if seq == self.last + 1 and not self.lock.locked():
-            # The common case: the next entry, no replay running. No await between the
-            # check and the update, so nothing can interleave; send the text as it came.
-            self.last = seq
-            await self.send(text_data=text if text is not None else _dumps(entry))
-            return
-        async with self.lock:
-            if seq <= self.last:
-                return  # already sent by the replay
-            if seq > self.last + 1:
-                await self._catch_up()  # a doorbell was lost: the database has what is missing
-            if seq == self.last + 1 and not self.closed:
-                self.last = seq
-                await self.send(text_data=text if text is not None else _dumps(entry))
+        if isinstance(seq, int) and not isinstance(seq, bool):
+            await self.offer(feed_fanout.Doorbell(seq, text))
 
     # --- internals (call with self.lock held) ----------------------------------------------
 

@@ -1,0 +1,215 @@
+"""Per-process fan-out of the market feed doorbell (docs/feed.md, "Fan-out").
+
+One channel-layer subscription per process, channel layer and market — not one per socket.
+The first feed socket of a market in this process creates a `Subscription`: a channel of its
+own, joined to the market's group, and one reader task. The reader receives each doorbell once
+and hands the pre-serialised frame to every local socket of that market (`MarketFeedConsumer.
+offer`), which writes it straight to its websocket when it is the socket's next seq, and
+otherwise falls back to the consumer's locked slow path (replay running, or a gap to fill from
+the database). The last socket to leave cancels the reader and leaves the group.
+
+With N sockets this is one channel-layer message per entry per process (instead of N), no
+per-socket receive loop, dispatch or queue, and no O(N) work inside the in-memory layer.
+
+The subscription re-joins its group every heartbeat interval and after a receive error (a
+Redis restart forgets groups; group memberships also expire); a doorbell lost meanwhile is
+harmless: each socket's heartbeat reads the head and replays what is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from typing import Any
+
+from django.conf import settings
+
+from backend.feed import group_name
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = (0.5, 1, 2, 5)
+
+
+class Doorbell:
+    """One live entry as every local socket needs it: the seq, the pre-serialised text, one
+    shared ASGI message, and (made on first use) one websocket frame prepared once for all
+    daphne connections (autobahn's prepareMessage/sendPreparedMessage, meant for broadcasts)."""
+
+    __slots__ = ("seq", "text", "frame", "_prepared")
+
+    def __init__(self, seq: int, text: str):
+        self.seq = seq
+        self.text = text
+        self.frame = {"type": "websocket.send", "text": text}
+        self._prepared = None
+
+    @property
+    def prepared(self):
+        if self._prepared is None:
+            from autobahn.websocket.protocol import PreparedMessage
+
+            # A server never masks its frames; compression (if a connection negotiated it) is
+            # applied by sendPreparedMessage itself.
+            self._prepared = PreparedMessage(self.text.encode("utf8"), False, False, False)
+        return self._prepared
+
+
+def daphne_wire(send: Any) -> Any | None:
+    """The daphne websocket protocol behind an ASGI `send`, or None (another server, the test
+    communicator, an unknown wrapper). Sending a prepared frame to it directly skips, per
+    socket, Channels' session wrapper (which acts on http.response.start only), daphne's
+    reply dispatch and autobahn's framing. Only the wrappers of our own stack are unwrapped."""
+    try:
+        from channels.sessions import InstanceSessionWrapper
+        from daphne.server import Server
+        from daphne.ws_protocol import WebSocketProtocol
+    except ImportError:  # pragma: no cover - daphne is a dependency
+        return None
+    for _ in range(3):
+        owner = getattr(send, "__self__", None)
+        if isinstance(owner, InstanceSessionWrapper):
+            send = owner.real_send
+            continue
+        if (isinstance(send, functools.partial) and len(send.args) == 1 and not send.keywords
+                and getattr(send.func, "__func__", None) is Server.handle_reply
+                and isinstance(send.args[0], WebSocketProtocol)):
+            return send.args[0]
+        return None
+    return None
+
+# (id of the channel layer object, market id) -> Subscription. The layer object is part of the
+# key (not its alias): tests and `as_asgi(channel_layer_alias=...)` may use several layers.
+_subscriptions: dict[tuple[int, int], Subscription] = {}
+
+
+class Subscription:
+    def __init__(self, layer: Any, market_id: int):
+        self.layer = layer
+        self.market_id = market_id
+        self.group = group_name(market_id)
+        self.consumers: dict[Any, None] = {}  # an ordered set of local consumers
+        self.channel: str | None = None
+        self.ready: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.reader: asyncio.Task | None = None
+        self.refresher: asyncio.Task | None = None
+        self.closed = False
+
+    async def _join(self) -> None:
+        if self.channel is None:
+            self.channel = await self.layer.new_channel()
+        await self.layer.group_add(self.group, self.channel)
+
+    async def start(self) -> None:
+        try:
+            await self._join()
+        except BaseException as exc:
+            self.closed = True
+            _forget(self)
+            if not self.ready.done():
+                self.ready.set_exception(exc)
+                self.ready.exception()  # retrieved: no "never retrieved" warning when nobody waits
+            raise
+        self.ready.set_result(None)
+        self.reader = asyncio.create_task(self._read())
+        self.refresher = asyncio.create_task(self._refresh())
+
+    async def _read(self) -> None:
+        failures = 0
+        while not self.closed:
+            try:
+                message = await self.layer.receive(self.channel)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis gone, for instance: retry, then re-join (it may have lost the group)
+                log.warning("feed fan-out for market %s: receive failed", self.market_id, exc_info=True)
+                await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
+                failures += 1
+                with contextlib.suppress(Exception):
+                    await self._join()
+                continue
+            if message.get("type") == "feed.entry":
+                await self.deliver(message)
+
+    async def _refresh(self) -> None:
+        interval = max(float(settings.VM_FEED_HEARTBEAT_SECONDS), 0.1)
+        while not self.closed:
+            await asyncio.sleep(interval)
+            try:
+                await self._join()  # idempotent; renews the membership
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("feed fan-out for market %s: re-joining the group failed", self.market_id,
+                            exc_info=True)
+
+    async def deliver(self, message: dict) -> None:
+        """Offer one doorbell to every local socket of the market, in the order they joined."""
+        seq = message.get("seq")
+        text = message.get("text")
+        if text is None:  # an {"entry": dict} message from an older sender
+            entry = message.get("entry") or {}
+            seq = entry.get("seq")
+            if isinstance(seq, int):
+                from backend.feed import entry_text
+
+                text = entry_text(entry)
+        if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(text, str):
+            return
+        bell = Doorbell(seq, text)
+        for consumer in tuple(self.consumers):
+            try:
+                await consumer.offer(bell)
+            except Exception:  # one broken socket must not starve the others
+                log.exception("feed fan-out for market %s: delivering seq %s failed", self.market_id, seq)
+
+    async def stop(self) -> None:
+        self.closed = True
+        for task in (self.reader, self.refresher):
+            if task is not None:
+                task.cancel()
+        for task in (self.reader, self.refresher):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self.channel is not None and self.ready.done() and not self.ready.exception():
+            with contextlib.suppress(Exception):
+                await self.layer.group_discard(self.group, self.channel)
+
+
+def _forget(sub: Subscription) -> None:
+    key = (id(sub.layer), sub.market_id)
+    if _subscriptions.get(key) is sub:
+        del _subscriptions[key]
+
+
+async def subscribe(layer: Any, market_id: int, consumer: Any) -> Subscription:
+    """Add a local consumer to the market's subscription (made on first use) and return once
+    the process is in the group: a doorbell rung after this returns reaches the consumer."""
+    key = (id(layer), market_id)
+    sub = _subscriptions.get(key)
+    if sub is None or sub.closed:
+        sub = _subscriptions[key] = Subscription(layer, market_id)
+        sub.consumers[consumer] = None
+        await sub.start()
+    else:
+        sub.consumers[consumer] = None
+        await asyncio.shield(sub.ready)
+    return sub
+
+
+async def unsubscribe(sub: Subscription, consumer: Any) -> None:
+    """Remove a local consumer; the last one out stops the reader and leaves the group."""
+    sub.consumers.pop(consumer, None)
+    if not sub.consumers and not sub.closed:
+        sub.closed = True
+        _forget(sub)  # a socket arriving from now on makes a fresh subscription
+        await sub.stop()
+
+
+def subscription(layer: Any, market_id: int) -> Subscription | None:
+    """The live subscription of this process for the market (None when no local socket follows it)."""
+    return _subscriptions.get((id(layer), market_id))
