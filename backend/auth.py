@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from ninja.security import SessionAuth
 
+from backend import rawsql
 from backend.errors import Forbidden
 
 COORDINATOR = "coordinator"
@@ -47,6 +50,39 @@ def grant_role(user, role: str) -> None:
     user.groups.add(Group.objects.get_or_create(name=role)[0])
     if hasattr(user, "_vm_roles"):
         del user._vm_roles
+
+
+@rawsql.statement
+def _user_with_roles_sql() -> str:
+    user_model = get_user_model()
+    q = rawsql.q
+    groups = user_model.groups.through._meta
+    role_columns = ", ".join(
+        f"EXISTS(SELECT 1 FROM {q(groups.db_table)} ug INNER JOIN {rawsql.table(Group)} g "
+        f"ON g.{q('id')} = ug.{q('group_id')} WHERE ug.{q('user_id')} = u.{q('id')} AND g.{q('name')} = %s)"
+        for _role in ROLES)
+    return (f"SELECT {rawsql.select_list(user_model, 'u')}, {role_columns} "
+            f"FROM {rawsql.table(user_model)} u WHERE u.{q('id')} = %s")
+
+
+class RoleAwareBackend(ModelBackend):
+    """Django's ModelBackend; loading the session's user also reads the user's roles, in one
+    statement written once (backend.rawsql) instead of two ORM queries (user, then groups)
+    compiled on every API request. Logging in, passwords and permissions are ModelBackend's."""
+
+    def get_user(self, user_id):
+        try:
+            user_id = int(user_id)
+        except (TypeError, ValueError):
+            return None
+        _n, row = rawsql.execute(_user_with_roles_sql(), [*ROLES, user_id])
+        if row is None:
+            return None
+        user_model = get_user_model()
+        n = rawsql.width(user_model)
+        user = rawsql.from_row(user_model, row[:n])
+        user._vm_roles = frozenset(role for role, flag in zip(ROLES, row[n:]) if flag)
+        return user if self.user_can_authenticate(user) else None
 
 
 class UserAuth(SessionAuth):

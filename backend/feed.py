@@ -23,6 +23,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from backend import rawsql
 from backend.feed_kinds import KINDS
 from backend.models import FeedEntry, FeedHead
 
@@ -49,22 +50,30 @@ def feed_append(*, market_id: int, kind: str, data: dict[str, Any] | Any) -> Fee
     if schema is None:
         raise ValueError(f"unknown feed kind {kind!r}")
     payload = (data if isinstance(data, schema) else schema.model_validate(data)).model_dump(mode="json")
+    at = timezone.now()
     # savepoint=False: inside the caller's transaction (the usual case) no SAVEPOINT round
-    # trips; alone it is its own transaction. The counter row is locked with
-    # select_for_update() (commit order = seq order), read without ORDER BY.
+    # trips; alone it is its own transaction. Two statements, written once (backend.rawsql):
+    # `UPDATE … SET head = head + 1 … RETURNING head` takes the next seq and holds the counter
+    # row's lock until commit (commit order = seq order), then the entry is inserted.
     with transaction.atomic(savepoint=False):
-        locked = FeedHead.objects.select_for_update().filter(market_id=market_id).values_list("head", flat=True)
-        found = list(locked[:1])
-        if not found:  # a market made before feed_init existed
-            FeedHead.objects.get_or_create(market_id=market_id)
-            found = list(locked[:1])
-        seq = found[0] + 1
-        FeedHead.objects.filter(market_id=market_id).update(head=seq)
-        entry = FeedEntry(market_id=market_id, seq=seq, kind=kind, data=payload, at=timezone.now())
-        entry.save(force_insert=True)
+        _count, row = rawsql.execute(_next_seq_sql(), [market_id])
+        if row is None:  # a market made before feed_init existed
+            feed_init(market_id=market_id)
+            _count, row = rawsql.execute(_next_seq_sql(), [market_id])
+        seq = row[0]
+        rawsql.insert(FeedEntry, {"market_id": market_id, "seq": seq, "kind": kind, "data": payload, "at": at})
+    entry = FeedEntry(market_id=market_id, seq=seq, kind=kind, data=payload, at=at)
+    entry._state.adding = False
     message = entry.as_message()
     transaction.on_commit(lambda: ring(market_id, message))
     return entry
+
+
+@rawsql.statement
+def _next_seq_sql() -> str:
+    q = rawsql.q
+    return (f"UPDATE {rawsql.table(FeedHead)} SET {q('head')} = {q('head')} + 1 "
+            f"WHERE {q('market_id')} = %s RETURNING {q('head')}")
 
 
 def feed_head(*, market_id: int) -> int:

@@ -197,6 +197,11 @@ else:
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Django's own session table and ModelBackend, with the per-request reads written once in SQL
+# (backend/sessions.py, backend.auth.RoleAwareBackend: the user and their roles in one statement).
+SESSION_ENGINE = "backend.sessions"
+AUTHENTICATION_BACKENDS = ["backend.auth.RoleAwareBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -23,12 +23,13 @@ from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from backend import ratelimit
+from backend import ratelimit, rawsql
 from backend.errors import AppError, Conflict, Invalid
 from checkin.models import Scan
 from events.codes import normalise_code, parse_token
 from events.lead_services import client_public
 from events.models import Client, Invitation, Market
+from events.selectors import invitation_by_token_or_code
 from events.services import invitation_check_in, invitation_issue_bulk
 
 # How far a device clock may run ahead of ours before scanned_at is refused (422).
@@ -179,11 +180,11 @@ def _decide(*, market: Market, invitation: Invitation | None, user, at: dt.datet
 
 def _store(*, market: Market, invitation: Invitation | None, user, request: ScanRequest, fingerprint: str,
            method: str, now: dt.datetime, scanned_at: dt.datetime | None, answer: dict) -> None:
-    Scan.objects.create(
-        market=market, invitation=invitation, user=user if getattr(user, "pk", None) else None,
-        device=request.device, nonce=request.nonce, fingerprint=fingerprint, method=method,
-        scanned_at=scanned_at, received_at=now, status=answer["status"], reason=answer["reason"],
-        response=answer)
+    rawsql.insert(Scan, {
+        "market_id": market.pk, "invitation_id": getattr(invitation, "pk", None),
+        "user_id": getattr(user, "pk", None), "device": request.device, "nonce": request.nonce,
+        "fingerprint": fingerprint, "method": method, "scanned_at": scanned_at, "received_at": now,
+        "status": answer["status"], "reason": answer["reason"], "response": answer})
 
 
 def _run_once(nonce: str, fingerprint: str, work) -> dict:
@@ -239,13 +240,8 @@ def checkin_redeem(*, market: Market, request: ScanRequest, user=None, ip: str |
     # end of `work`, which rolls everything back; _run_once then answers from the stored scan.
     def work() -> dict:
         with transaction.atomic():
-            invitation = None
-            if value is not None:
-                lookup = {"token": value} if method == Scan.Method.QR else {"code": value}
-                # Unique lookup: no ORDER BY. The market is only needed for a wrong_market
-                # answer (then loaded lazily).
-                invitation = next(iter(Invitation.objects.select_for_update(of=("self",))
-                                       .select_related("client").filter(**lookup)[:1]), None)
+            invitation = None if value is None else invitation_by_token_or_code(
+                **{"token" if method == Scan.Method.QR else "code": value}, lock=True)
             answer = _decide(market=market, invitation=invitation, user=user, at=scanned_at or now,
                              method=method)
             _store(market=market, invitation=invitation, user=user, request=request, fingerprint=fingerprint,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import Group
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import QuerySet
 
+from backend import rawsql
 from backend.auth import CONSULTANT, COORDINATOR, HOST, MEDIATOR, user_roles
 from backend.errors import Forbidden, NotFound
-from events.models import Invitation, Market
+from events.models import Client, Invitation, Market
 
 
 def markets_visible_to(user) -> QuerySet[Market]:
@@ -32,31 +33,6 @@ def user_may_see_market(user, market: Market) -> bool:
 
 
 _ACCESS_SQL: dict[tuple, tuple[str, list[str]]] = {}
-_ROW_BUILDERS: dict[str, list] = {}
-
-
-def _from_row(model, values, alias: str):
-    """A model instance from raw column values, through the same converters the ORM applies
-    (aware datetimes, booleans, JSON ...)."""
-    key = f"{alias}:{model._meta.label}"
-    if key not in _ROW_BUILDERS:
-        conn = connections[alias]
-        fields = []
-        for field in model._meta.concrete_fields:
-            col = field.get_col(model._meta.db_table)
-            fields.append((field.attname, col,
-                           conn.ops.get_db_converters(col) + col.get_db_converters(conn)))
-        _ROW_BUILDERS[key] = fields
-    fields = _ROW_BUILDERS[key]
-    conn = connections[alias]
-    converted = []
-    for (_name, col, converters), value in zip(fields, values):
-        for converter in converters:
-            value = converter(value, col, conn)
-        converted.append(value)
-    return model.from_db(alias, [name for name, _c, _v in fields], converted)
-
-
 def _access_sql(wide: tuple[str, ...], consultant: bool, roles_known: bool):
     """SQL (built once per shape) for the market row, its district and the user's access
     facts as EXISTS columns: one statement, and no ORM query compilation per request (that
@@ -129,8 +105,8 @@ def market_get_for_user(*, user, market_id: int, roles: tuple[str, ...] = (COORD
     if row is None:
         raise NotFound("This market does not exist.", code="market_not_found")
     n_market, n_district = len(Market._meta.concrete_fields), len(District._meta.concrete_fields)
-    market = _from_row(Market, row[:n_market], connection.alias)
-    district = _from_row(District, row[n_market:n_market + n_district], connection.alias)
+    market = rawsql.from_row(Market, row[:n_market], connection.alias)
+    district = rawsql.from_row(District, row[n_market:n_market + n_district], connection.alias)
     Market.district.field.set_cached_value(market, district)
     flags = row[n_market + n_district:]
     if cached is not None:
@@ -146,6 +122,34 @@ def market_get_for_user(*, user, market_id: int, roles: tuple[str, ...] = (COORD
     if not in_district:
         raise Forbidden("This market is not in your district.", code="wrong_district")
     return market
+
+
+@rawsql.statement
+def _invitation_sql() -> dict[tuple[str, bool], str]:
+    def one(column: str, lock: bool) -> str:
+        q = rawsql.q
+        locking = " FOR UPDATE OF i" if lock and connection.features.has_select_for_update_of else ""
+        return (f"SELECT {rawsql.select_list(Invitation, 'i')}, {rawsql.select_list(Client, 'c')} "
+                f"FROM {rawsql.table(Invitation)} i INNER JOIN {rawsql.table(Client)} c "
+                f"ON c.{q('id')} = i.{q('client_id')} WHERE i.{q(column)} = %s{locking}")
+
+    return {(column, lock): one(column, lock) for column in ("token", "code") for lock in (False, True)}
+
+
+def invitation_by_token_or_code(*, token: str | None = None, code: str | None = None,
+                                lock: bool = False) -> Invitation | None:
+    """The invitation with this (parsed) token or (normalised) code, its client loaded, in one
+    statement written once (backend.rawsql): the lookup of every scan and every kiosk
+    registration. `lock=True` locks the invitation row (PostgreSQL; SQLite transactions are
+    serialised anyway) inside the caller's transaction. The market loads lazily when asked."""
+    column, value = ("token", token) if token is not None else ("code", code)
+    _count, row = rawsql.execute(_invitation_sql()[column, lock], [value])
+    if row is None:
+        return None
+    n = rawsql.width(Invitation)
+    invitation = rawsql.from_row(Invitation, row[:n])
+    Invitation.client.field.set_cached_value(invitation, rawsql.from_row(Client, row[n:]))
+    return invitation
 
 
 def invitations_for_market(*, market: Market) -> QuerySet[Invitation]:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from backend import rawsql
 from backend.audit import audit_record
 from backend.errors import Conflict, Invalid, NotFound
 from backend.feed import feed_append, feed_init
@@ -165,6 +166,13 @@ def invitation_follow_up(*, market: Market, later: Market, slot: TimeSlot | None
                                  previous={inv.client_id: inv for inv in no_shows})
 
 
+@rawsql.statement
+def _check_in_sql() -> str:
+    q = rawsql.q
+    return (f"UPDATE {rawsql.table(Invitation)} SET {q('state')} = %s, {q('checked_in_at')} = %s, "
+            f"{q('checked_in_by_id')} = %s WHERE {q('id')} = %s AND {q('state')} = %s")
+
+
 def invitation_check_in(*, invitation: Invitation, at: dt.datetime, by=None, method: str = "qr") -> Invitation:
     """Mark an invitation checked in and append `checkin.created`, in the caller's transaction.
 
@@ -174,8 +182,10 @@ def invitation_check_in(*, invitation: Invitation, at: dt.datetime, by=None, met
     if timezone.is_naive(at):
         raise Invalid("The check-in time needs a time zone.", code="naive_datetime")
     with transaction.atomic(savepoint=False):  # no extra SAVEPOINT round trips on the hot path
-        updated = Invitation.objects.filter(pk=invitation.pk, state=Invitation.State.ISSUED).update(
-            state=Invitation.State.CHECKED_IN, checked_in_at=at, checked_in_by=by)
+        by_id = getattr(by, "pk", None)
+        updated, _row = rawsql.execute(_check_in_sql(), [Invitation.State.CHECKED_IN.value,
+                                                        rawsql.prep(Invitation, "checked_in_at", at), by_id,
+                                                        invitation.pk, Invitation.State.ISSUED.value])
         if updated != 1:
             raise Conflict("This invitation cannot be checked in (any more).", code="invitation_not_issued")
         invitation.state = Invitation.State.CHECKED_IN

@@ -20,11 +20,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from backend import ratelimit
+from backend import ratelimit, rawsql
 from backend.errors import AppError, Invalid, NotFound, RateLimited
 from events.codes import CODE_ALPHABET, format_code, normalise_code, parse_token
 from events.lead_services import NOTE_MAX, client_public, lead_upsert
-from events.models import Activity, Invitation, Lead, Market, Stand
+from events.models import Activity, Invitation, Lead, Market, Organisation, Stand
+from events.selectors import invitation_by_token_or_code
 from kiosk.models import Device, InterestRequest, PairingCode
 
 PAIRING_CODE_TTL = dt.timedelta(minutes=10)
@@ -124,17 +125,36 @@ def _device_pair(*, code: str, label: str) -> tuple[str, Device]:
     return token, device
 
 
+@rawsql.statement
+def _device_sql() -> str:
+    q = rawsql.q
+    return (f"SELECT {rawsql.select_list(Device, 'dv')}, {rawsql.select_list(Stand, 's')}, "
+            f"{rawsql.select_list(Organisation, 'o')}, {rawsql.select_list(Market, 'm')} "
+            f"FROM {rawsql.table(Device)} dv "
+            f"INNER JOIN {rawsql.table(Stand)} s ON s.{q('id')} = dv.{q('stand_id')} "
+            f"INNER JOIN {rawsql.table(Organisation)} o ON o.{q('id')} = s.{q('organisation_id')} "
+            f"INNER JOIN {rawsql.table(Market)} m ON m.{q('id')} = s.{q('market_id')} "
+            f"WHERE dv.{q('token_hash')} = %s AND dv.{q('revoked_at')} IS NULL")
+
+
 def device_for_token(token: str) -> Device | None:
     """The active device holding `token`, with its stand, organisation and market; None if the
     token is unknown or revoked. Marks the device as seen (at most once a minute)."""
     if not token or len(token) > 128:
         return None
-    # token_hash is unique: [:1] without ORDER BY (hot path: every device request).
-    found = list(Device.objects.select_related("stand__organisation", "stand__market")
-                 .filter(token_hash=secret_hash(token), revoked_at__isnull=True).order_by()[:1])
-    if not found:
+    # Every device request: the device with its stand, organisation and market in one
+    # statement written once (backend.rawsql); token_hash is unique.
+    _count, row = rawsql.execute(_device_sql(), [secret_hash(token)])
+    if row is None:
         return None
-    device = found[0]
+    models, start = [], 0
+    for model in (Device, Stand, Organisation, Market):
+        models.append(rawsql.from_row(model, row[start:start + rawsql.width(model)]))
+        start += rawsql.width(model)
+    device, stand, organisation, market = models
+    Stand.organisation.field.set_cached_value(stand, organisation)
+    Stand.market.field.set_cached_value(stand, market)
+    Device.stand.field.set_cached_value(device, stand)
     now = timezone.now()
     if device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_RESOLUTION:
         Device.objects.filter(pk=device.pk).update(last_seen_at=now)
@@ -218,14 +238,11 @@ def _replay(device: Device, data: InterestIn, fingerprint: str) -> dict | None:
 
 
 def _find_invitation(data: InterestIn) -> Invitation | None:
-    qs = Invitation.objects.select_related("client").order_by()
     if data.token:
         token = parse_token(data.token)
-        found = list(qs.filter(token=token)[:1]) if token else []
-    else:
-        code = normalise_code(data.code or "")
-        found = list(qs.filter(code=code)[:1]) if code else []
-    return found[0] if found else None
+        return invitation_by_token_or_code(token=token) if token else None
+    code = normalise_code(data.code or "")
+    return invitation_by_token_or_code(code=code) if code else None
 
 
 def _invitation_reason(invitation: Invitation | None, stand: Stand) -> str | None:
@@ -306,9 +323,10 @@ def interest_register(*, device: Device, data: InterestIn) -> dict:
                                                 source=Lead.Source.KIOSK, stand=stand, warmth=data.warmth,
                                                 note=data.note or None)
                     result = _outcome(None, lead=lead_for_device(lead, created=created), client=client)
-            InterestRequest.objects.create(device=device, nonce=data.nonce, fingerprint=fingerprint,
-                                           status=result["status"], reason=result["reason"] or "",
-                                           lead=lead, response=result)
+            rawsql.insert(InterestRequest, {
+                "device_id": device.pk, "nonce": data.nonce, "fingerprint": fingerprint,
+                "status": result["status"], "reason": result["reason"] or "",
+                "lead_id": getattr(lead, "pk", None), "response": result, "received_at": timezone.now()})
     except IntegrityError:
         # The same nonce arrived twice at once (a queue flush racing a retry): the other
         # request won; everything this one wrote is rolled back, and it answers as a replay.

@@ -205,10 +205,10 @@ def test_valid_and_repeat_scans_never_count(market, host):
 def test_redeem_query_count(market, host, django_assert_num_queries):
     inv = f.invitation(market)
     # In a test the outer transaction is a SAVEPOINT pair (feed_append adds none).
-    # invitation (locked, joined with client), conditional update, feed head lock + update,
-    # feed entry insert, scan insert = 6 real statements; no replay lookup first (a replayed
-    # nonce is found by the unique scan insert).
-    with django_assert_num_queries(8):
+    # invitation (locked, joined with client), conditional update, feed head
+    # `UPDATE … RETURNING`, feed entry insert, scan insert = 5 real statements; no replay
+    # lookup first (a replayed nonce is found by the unique scan insert).
+    with django_assert_num_queries(7):
         scan(market, host, token=inv.token)
     with django_assert_num_queries(4):  # a repeat: invitation, scan insert
         scan(market, host, token=inv.token)

@@ -14,13 +14,14 @@ from kiosk.models import Device, PairingCode
 from tests import factories as f
 from tests.kiosk.conftest import check_in, device_client, new_nonce
 
-# Queries of one registration through the API, savepoints included: device lookup,
-# invitation, activities, lead lock/insert (+ audit hook), activities add, the lead's
-# activities (no reload of the lead), feed append (3, no savepoint), replay-log insert. No
-# replay lookup first (a replayed nonce is found by the unique replay-log insert). No query
+# Queries of one registration through the API, savepoints included: device (with stand,
+# organisation and market, one statement), invitation (with client), activities, lead
+# lock/insert (+ audit hook), activities add, the lead's activities (no reload of the lead),
+# feed append (2: `UPDATE … RETURNING` the head, the entry; no savepoint), replay-log insert.
+# No replay lookup first (a replayed nonce is found by the unique replay-log insert). No query
 # depends on the number of activities.
-CREATE_QUERIES = 16
-UPDATE_QUERIES = 16
+CREATE_QUERIES = 15
+UPDATE_QUERIES = 15
 SENSITIVE = ("C9990001", "ayse@example.org", "0612345678", "Geheimstraat", "Kaya", "client_number",
              "email", "phone", "address", "exemption", "consultant")
 
