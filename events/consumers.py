@@ -18,13 +18,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import functools
 import logging
+import random
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import connection
 
 from backend.feed import feed_entries, feed_head
 from events import feed_fanout
@@ -75,6 +78,72 @@ def feed_access(*, user_id: int | None, session_key: str | None, market_id: int)
     if CONSULTANT in roles and user.districts.filter(pk=district_id).exists():
         return ACCESS_OK
     return "forbidden"
+
+
+@functools.cache
+def _heartbeat_sql() -> str | None:
+    """feed_access + feed_head as one statement (the heartbeat of every socket runs it; the
+    ORM version is six queries, most of their cost compiling them). None when sessions are not
+    stored in the database (then the ORM version runs)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
+    from importlib import import_module
+
+    from backend.models import FeedHead
+    from events.models import District, Market
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    if not issubclass(store, DbSessionStore):
+        return None
+    q = connection.ops.quote_name
+
+    def t(model):
+        return q(model._meta.db_table)
+
+    def col(model, name):
+        return q(model._meta.get_field(name).column)
+
+    user = get_user_model()
+    session = store.get_model_class()
+    groups = user._meta.get_field("groups")
+    in_group = groups.remote_field.through
+    consultants = District._meta.get_field("consultants")
+    in_district = consultants.remote_field.through
+    role = (f"EXISTS (SELECT 1 FROM {t(in_group)} ug JOIN {t(Group)} g ON g.{col(Group, 'id')} = "
+            f"ug.{q(groups.m2m_reverse_name())} WHERE ug.{q(groups.m2m_column_name())} = %s AND g.{col(Group, 'name')} = %s)")
+    return (
+        f"SELECT (SELECT 1 FROM {t(session)} WHERE {col(session, 'session_key')} = %s), "
+        f"(SELECT {col(user, 'is_active')} FROM {t(user)} WHERE {q(user._meta.pk.column)} = %s), "
+        f"(SELECT {col(Market, 'district')} FROM {t(Market)} WHERE {col(Market, 'id')} = %s), "
+        f"{role}, {role}, "
+        f"EXISTS (SELECT 1 FROM {t(in_district)} dc JOIN {t(Market)} m ON m.{col(Market, 'district')} = "
+        f"dc.{q(consultants.m2m_column_name())} WHERE dc.{q(consultants.m2m_reverse_name())} = %s AND m.{col(Market, 'id')} = %s), "
+        f"(SELECT {col(FeedHead, 'head')} FROM {t(FeedHead)} WHERE {col(FeedHead, 'market_id')} = %s)"
+    )
+
+
+def _heartbeat_read(user_id: int | None, session_key: str | None, market_id: int) -> tuple[str, int]:
+    """(feed_access(...), head): the same answer as feed_access, in one statement."""
+    from backend.auth import CONSULTANT, COORDINATOR
+
+    sql = _heartbeat_sql()
+    if sql is None or user_id is None:
+        access = feed_access(user_id=user_id, session_key=session_key, market_id=market_id)
+        return access, (feed_head(market_id=market_id) if access == ACCESS_OK else 0)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [session_key or "", user_id, market_id, user_id, COORDINATOR, user_id, CONSULTANT,
+                             user_id, market_id, market_id])
+        has_session, active, district_id, coordinator, consultant, in_district, head = cursor.fetchone()
+    if (session_key is not None and not has_session) or not active:
+        access = "unauthenticated"
+    elif district_id is None:
+        access = "not_found"
+    elif coordinator or (consultant and in_district):
+        access = ACCESS_OK
+    else:
+        access = "forbidden"
+    return access, ((head or 0) if access == ACCESS_OK else 0)
 
 
 def _dumps(message: dict) -> str:
@@ -200,7 +269,7 @@ class MarketFeedConsumer(AsyncWebsocketConsumer):
             if wire is None:
                 await self.base_send(bell.frame)
             elif wire.state == wire.STATE_OPEN:  # closing or closed: nothing may be sent any more
-                wire.sendPreparedMessage(bell.prepared)
+                feed_fanout.write_prepared(wire, bell)
             return
         text = bell.text
         # A replay, resume or heartbeat holds the lock, or the entry skips ahead (a lost
@@ -268,21 +337,31 @@ class MarketFeedConsumer(AsyncWebsocketConsumer):
 
     async def _heartbeat(self) -> None:
         interval = float(settings.VM_FEED_HEARTBEAT_SECONDS)
+        # The first beat comes after a random part of the interval: sockets opened together (a
+        # server restart, a benchmark) do not all beat, and query, in the same moment ever after.
+        delay = interval * random.uniform(0.5, 1.0)
         try:
             while not self.closed:
-                await asyncio.sleep(interval)
-                async with self.lock:
-                    if self.closed:
-                        return
-                    access = await database_sync_to_async(feed_access)(
-                        user_id=self.user_id, session_key=self.session_key, market_id=self.market_id)
-                    if access != ACCESS_OK:
-                        await self._close(ACCESS_CLOSE_CODES[access])
-                        return
-                    head = await database_sync_to_async(feed_head)(market_id=self.market_id)
-                    if head > self.last:
-                        await self._catch_up()
-                    await self._send({"type": "heartbeat", "head": head})
+                await asyncio.sleep(delay)
+                delay = interval
+                # Rights and head in one trip to the database thread, without the lock: live
+                # entries keep their fast path meanwhile.
+                access, head = await database_sync_to_async(_heartbeat_read)(
+                    self.user_id, self.session_key, self.market_id)
+                if self.closed:
+                    return
+                if access != ACCESS_OK:
+                    await self._close(ACCESS_CLOSE_CODES[access])
+                    return
+                if head > self.last:  # the doorbell missed something: replay it, under the lock
+                    async with self.lock:
+                        if self.closed:
+                            return
+                        if head > self.last:
+                            await self._catch_up()
+                # Everything up to head is on the wire before the heartbeat (no await in between),
+                # so the client never sees a heartbeat above what it has.
+                await self._send({"type": "heartbeat", "head": head})
         except asyncio.CancelledError:
             raise
         except Exception:  # a heartbeat failure must not leave a silent half-dead socket

@@ -31,6 +31,12 @@ from backend.feed import group_name
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = (0.5, 1, 2, 5)
+# How long a doorbell that skips ahead waits for the missing ones. Rings come from request threads
+# (and, with Redis, from several processes) after their commits, so seq 11 can overtake seq 10 by
+# a few milliseconds; putting them back in order here costs nothing, while offering 11 first
+# would make every local socket read 10 from the database. A doorbell really lost costs this
+# much extra delay before the sockets fetch the gap themselves.
+HOLD_SECONDS = 0.25
 
 
 class Doorbell:
@@ -55,6 +61,37 @@ class Doorbell:
             # applied by sendPreparedMessage itself.
             self._prepared = PreparedMessage(self.text.encode("utf8"), False, False, False)
         return self._prepared
+
+
+def write_prepared(wire: Any, bell: Doorbell) -> None:
+    """Put the entry's prepared frame on a daphne websocket (state OPEN, checked by the caller).
+
+    The common case — plain TCP, no compression negotiated, nothing waiting in Twisted's or
+    autobahn's buffers — writes the frame to the socket at once (`writeSomeData`: one send()
+    system call). Twisted's `write` would instead buffer it, register the socket for writing,
+    wake up once more and unregister it again: three times the work per frame and socket, which
+    is what limits one process with 1,000 sockets. Whatever is not sent at once (a full socket
+    buffer), and every other case (TLS, compression, pending data), goes the ordinary way, in
+    order behind what is already queued."""
+    if wire._perMessageCompress is not None or wire.send_queue:
+        wire.sendPreparedMessage(bell.prepared)
+        return
+    data = bell.prepared.payloadHybi
+    transport = wire.transport
+    try:
+        idle = (not transport.TLS and transport.connected and not transport.disconnecting
+                and not transport._writeDisconnected and transport.producer is None
+                and not transport._tempDataLen and transport.offset == len(transport.dataBuffer))
+    except AttributeError:  # not a Twisted TCP connection as we know it
+        idle = False
+    if idle:
+        sent = transport.writeSomeData(data)
+        if isinstance(sent, int) and sent >= 0:
+            if sent < len(data):
+                transport.write(data[sent:])
+            return
+        # The connection is lost: let Twisted find out and close it the usual way.
+    transport.write(data)
 
 
 def daphne_wire(send: Any) -> Any | None:
@@ -96,6 +133,12 @@ class Subscription:
         self.reader: asyncio.Task | None = None
         self.refresher: asyncio.Task | None = None
         self.closed = False
+        # Putting doorbells back in seq order (see HOLD_SECONDS).
+        self.next_seq: int | None = None  # the next seq to offer; set by the first doorbell
+        self.held: dict[int, Doorbell] = {}
+        self.hold_timer: asyncio.TimerHandle | None = None
+        self.give_up_task: asyncio.Task | None = None
+        self.order_lock = asyncio.Lock()
 
     async def _join(self) -> None:
         if self.channel is None:
@@ -147,7 +190,9 @@ class Subscription:
                             exc_info=True)
 
     async def deliver(self, message: dict) -> None:
-        """Offer one doorbell to every local socket of the market, in the order they joined."""
+        """Take one doorbell: offer it (and any held ones that follow it) to the local sockets
+        in seq order; hold it if it skips ahead, until the missing ones arrive or HOLD_SECONDS
+        pass. Doorbells below the next seq were offered already (or given up on): dropped."""
         seq = message.get("seq")
         text = message.get("text")
         if text is None:  # an {"entry": dict} message from an older sender
@@ -159,16 +204,55 @@ class Subscription:
                 text = entry_text(entry)
         if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(text, str):
             return
-        bell = Doorbell(seq, text)
+        async with self.order_lock:
+            if self.next_seq is None:
+                self.next_seq = seq
+            if seq < self.next_seq or self.closed:
+                return
+            self.held[seq] = Doorbell(seq, text)
+            await self._release()
+
+    async def _release(self) -> None:
+        """Offer the held doorbells that are next in line (call with order_lock held)."""
+        while self.next_seq in self.held:
+            bell = self.held.pop(self.next_seq)
+            self.next_seq += 1
+            await self.offer_all(bell)
+        if not self.held:
+            if self.hold_timer is not None:
+                self.hold_timer.cancel()
+                self.hold_timer = None
+        elif self.hold_timer is None:
+            self.hold_timer = asyncio.get_running_loop().call_later(HOLD_SECONDS, self._give_up)
+
+    def _give_up(self) -> None:
+        self.hold_timer = None
+        self.give_up_task = asyncio.create_task(self._skip_gap())
+
+    async def _skip_gap(self) -> None:
+        async with self.order_lock:
+            if self.held and not self.closed:
+                # Still missing: offer what is held. Each socket sees the jump and reads the
+                # missing entries from the database first.
+                self.next_seq = min(self.held)
+                await self._release()
+
+    async def offer_all(self, bell: Doorbell) -> None:
+        """Offer one entry to every local socket of the market, in the order they joined."""
         for consumer in tuple(self.consumers):
             try:
                 await consumer.offer(bell)
             except Exception:  # one broken socket must not starve the others
-                log.exception("feed fan-out for market %s: delivering seq %s failed", self.market_id, seq)
+                log.exception("feed fan-out for market %s: delivering seq %s failed", self.market_id, bell.seq)
 
     async def stop(self) -> None:
         self.closed = True
-        for task in (self.reader, self.refresher):
+        if self.hold_timer is not None:
+            self.hold_timer.cancel()
+        for task in (self.reader, self.refresher, self.give_up_task):
+            if task is not None:
+                task.cancel()
+        for task in (self.reader, self.refresher, self.give_up_task):
             if task is not None:
                 task.cancel()
         for task in (self.reader, self.refresher):

@@ -143,19 +143,46 @@ async def test_one_doorbell_twice_or_out_of_order_is_sent_once(head3, consultant
         await a.disconnect()
 
 
+class _StubTransport:
+    """Twisted's TCP transport as far as write_prepared looks at it."""
+
+    TLS = False
+    connected = True
+    disconnecting = False
+    _writeDisconnected = False
+    producer = None
+
+    def __init__(self, accept: int | None = None):
+        self.accept = accept  # bytes the socket takes at once (None: all)
+        self.dataBuffer, self.offset, self._tempDataLen = b"", 0, 0
+        self.wire, self.queued = [], []  # sent at once / left to Twisted's buffer
+
+    def writeSomeData(self, data):  # noqa: N802 - Twisted's name
+        n = len(data) if self.accept is None else min(self.accept, len(data))
+        self.wire.append(bytes(data[:n]))
+        return n
+
+    def write(self, data):
+        self.queued.append(bytes(data))
+        self._tempDataLen += len(data)
+
+
 class _StubWire(WebSocketProtocol):
-    """A daphne websocket protocol without a connection: records what would go on the wire."""
+    """A daphne websocket protocol without a connection."""
 
-    def __init__(self):  # noqa: D107 - no autobahn set-up needed
+    def __init__(self, transport):  # noqa: D107 - no autobahn set-up needed
         self.state = self.STATE_OPEN
-        self.sent = []
+        self.transport = transport
+        self._perMessageCompress = None
+        self.send_queue = []
 
-    def sendPreparedMessage(self, prepared):  # noqa: N802 - autobahn's name
-        self.sent.append(prepared.payload)
+
+def frame(text: str) -> bytes:
+    return bytes([0x81, len(text)]) + text.encode()  # FIN + text, unmasked, length < 126
 
 
-async def test_under_daphne_the_prepared_frame_goes_straight_to_the_protocol():
-    wire = _StubWire()
+async def test_under_daphne_the_prepared_frame_goes_straight_to_the_socket():
+    wire = _StubWire(_StubTransport())
     server = Server.__new__(Server)
     daphne_send = functools.partial(server.handle_reply, wire)
     wrapper = InstanceSessionWrapper.__new__(InstanceSessionWrapper)
@@ -168,10 +195,83 @@ async def test_under_daphne_the_prepared_frame_goes_straight_to_the_protocol():
     consumer = consumers.MarketFeedConsumer()
     consumer.market_id, consumer.closed, consumer.last, consumer.wire = 1, False, 3, wire
     consumer.lock = asyncio.Lock()
-    bell = feed_fanout.Doorbell(4, '{"type":"entry","seq":4}')
-    await consumer.offer(bell)
-    await consumer.offer(bell)  # the same doorbell again: already sent
-    assert wire.sent == [b'{"type":"entry","seq":4}'] and consumer.last == 4
+    four, five, six = ('{"type":"entry","seq":%d}' % n for n in (4, 5, 6))
+    await consumer.offer(feed_fanout.Doorbell(4, four))
+    await consumer.offer(feed_fanout.Doorbell(4, four))  # the same doorbell again: already sent
+    assert wire.transport.wire == [frame(four)] and wire.transport.queued == [] and consumer.last == 4
+
+    # A socket that takes only part of the frame: the rest waits in Twisted's buffer, and the
+    # next frame queues behind it (never overtakes it).
+    wire.transport.accept = 3
+    await consumer.offer(feed_fanout.Doorbell(5, five))
+    await consumer.offer(feed_fanout.Doorbell(6, six))
+    assert wire.transport.wire[1] == frame(five)[:3]
+    assert wire.transport.queued == [frame(five)[3:], frame(six)] and consumer.last == 6
+
     wire.state = wire.STATE_CLOSING  # closing: nothing more may go on the wire
-    await consumer.offer(feed_fanout.Doorbell(5, '{"type":"entry","seq":5}'))
-    assert wire.sent == [b'{"type":"entry","seq":4}']
+    await consumer.offer(feed_fanout.Doorbell(7, '{"type":"entry","seq":7}'))
+    assert len(wire.transport.wire) == 2 and len(wire.transport.queued) == 2
+
+
+async def test_doorbells_out_of_order_are_put_back_in_order_without_the_database(head3, consultant, monkeypatch):
+    """Rings come from request threads after their commits, so seq 6 may overtake seq 5: the
+    fan-out holds 6 until 5 arrives (no database read per socket); a doorbell that never comes
+    is given up on after HOLD_SECONDS and the sockets read the gap from the database."""
+    monkeypatch.setattr(feed_fanout, "HOLD_SECONDS", 0.2)
+    layer = get_channel_layer()
+    a, _ = await open_feed(head3.pk, user=consultant, since=3)
+    try:
+        await receive(a)
+        await append(head3.pk)  # seq 4 by the ordinary doorbell
+        assert await receive_entries(a, 1) == [4]
+        sub = feed_fanout.subscription(layer, head3.pk)
+        assert sub.next_seq == 5
+
+        monkeypatch.setattr(feed, "ring", lambda market_id, message: None)
+        await append(head3.pk, 4)  # seqs 5-8, doorbells rung by hand below
+        reads = []
+        real_entries = consumers.feed_entries
+        monkeypatch.setattr(consumers, "feed_entries", lambda **kw: reads.append(kw) or real_entries(**kw))
+
+        def bell(seq):
+            return {"type": "feed.entry", "seq": seq, "text": feed.entry_text({"type": "entry", "seq": seq})}
+
+        await sub.deliver(bell(6))
+        assert await a.receive_nothing(0.05) and sub.held.keys() == {6}
+        await sub.deliver(bell(5))
+        assert await receive_entries(a, 2) == [5, 6] and reads == []  # in order, no database read
+
+        await sub.deliver(bell(8))  # 7 never rings
+        assert await receive_entries(a, 2) == [7, 8]  # after the hold: 7 read from the database
+        assert len(reads) >= 1 and sub.next_seq == 9 and not sub.held
+        await sub.deliver(bell(7))  # late after all: dropped
+        assert await a.receive_nothing(0.1)
+    finally:
+        await a.disconnect()
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_heartbeat_statement_answers_exactly_like_feed_access(market, other_district, consultant, coordinator,
+                                                                  other_consultant, host):
+    """The heartbeat reads rights and head in one statement; it must agree with feed_access (the
+    ORM reference, also used on connect) for every kind of user, session and market."""
+    from django.contrib.sessions.models import Session
+
+    from backend.auth import CONSULTANT, COORDINATOR
+    from tests import factories as f
+
+    inactive = f.user("gone", COORDINATOR)
+    inactive.is_active = False
+    inactive.save()
+    both = f.user("both", CONSULTANT, COORDINATOR)
+    elsewhere = f.market(other_district)
+    nobody = f.user("nobody")
+    session = Session.objects.create(session_key="k" * 32, session_data="", expire_date="2999-01-01T00:00:00Z")
+    users = [consultant, coordinator, other_consultant, host, inactive, both, nobody]
+    for user_id in [u.pk for u in users] + [None, 987654]:
+        for session_key in (None, session.session_key, "no-such-session"):
+            for market_id in (market.pk, elsewhere.pk, 987654):
+                expected = consumers.feed_access(user_id=user_id, session_key=session_key, market_id=market_id)
+                head = feed.feed_head(market_id=market_id) if expected == consumers.ACCESS_OK else 0
+                assert consumers._heartbeat_read(user_id, session_key, market_id) == (expected, head), \
+                    (user_id, session_key, market_id)
