@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import kiosk as kiosk_bench  # noqa: E402
+from bench import ws_light  # noqa: E402
 from bench.common import (PYTHON, BenchFailure, cpu_seconds, create_postgres_db, drop_postgres_db, free_port,  # noqa: E402
                           http, login, machine, pct, rss_mb, run_phase, seed, server_env, shell_json,
                           start_daphne, start_nginx, stop, REDIS_URL)
@@ -225,44 +226,27 @@ async def kiosk(stack: Stack, args, results: dict, tokens: list[str]) -> None:
           f"kiosk replay: {replay['outcomes'].get('replayed', 0)} of {len(tokens)} replayed, nothing written", results)
 
 
-class Dashboard:
-    def __init__(self):
-        self.arrivals: dict[int, float] = {}
-        self.entries = 0
-        self.hello = asyncio.Event()
-        self.closed: str | None = None
-
-
 async def open_dashboards(stack: Stack, n: int, stop_event: asyncio.Event, cookie: str) -> tuple[list, list]:
-    import websockets  # noqa: PLC0415
-
-    url = f"ws://127.0.0.1:{stack.port}/ws/markets/{stack.data['market']}/feed/"
-    origin = f"http://127.0.0.1:{stack.port}"
+    """n consultant dashboards on the market feed, with the light client (bench/ws_light.py: the
+    `websockets` library cost the client more CPU per frame than the server spends)."""
+    path = f"/ws/markets/{stack.data['market']}/feed/"
+    headers = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{stack.port}"}
     opening = asyncio.Semaphore(50)
-    boards = [Dashboard() for _ in range(n)]
+    boards = [ws_light.Board() for _ in range(n)]
 
-    async def run(board: Dashboard):
+    async def run(board: ws_light.Board):
+        client = None
         try:
             async with opening:
-                ws = await websockets.connect(url, additional_headers={"Cookie": cookie, "Origin": origin},
-                                              max_queue=None, ping_interval=None, open_timeout=60)
-            async with ws:
-                async def read():
-                    async for raw in ws:
-                        now = time.perf_counter()
-                        message = json.loads(raw)
-                        if message["type"] == "hello":
-                            board.hello.set()
-                        elif message["type"] == "entry":
-                            board.entries += 1
-                            if message["kind"] == "checkin.created":
-                                board.arrivals[message["data"]["invitation_id"]] = now
-                reader = asyncio.ensure_future(read())
-                await stop_event.wait()
-                reader.cancel()
+                client = await asyncio.wait_for(ws_light.connect(stack.port, path, headers, board), 60)
+                await asyncio.wait_for(board.hello.wait(), 60)
+            await stop_event.wait()
         except Exception as exc:  # noqa: BLE001 - reported by the caller's check
-            board.closed = repr(exc)
+            board.closed = board.closed or repr(exc)
             board.hello.set()
+        finally:
+            if client is not None:
+                client.close()
 
     tasks = [asyncio.ensure_future(run(b)) for b in boards]
     await asyncio.wait_for(asyncio.gather(*(b.hello.wait() for b in boards)), 120)
@@ -339,8 +323,12 @@ async def feed_latency(stack: Stack, args, results: dict, sockets: int, tokens: 
         check(len(sent) == len(tokens) and missing == 0 and extra == 0,
               f"{prefix}feed {sockets}: ok answers {len(sent)} of {len(tokens)} ({scan_errors[:1]}); every socket saw each arrival "
               f"once ({missing} missing)", results)
-        check(all(len(b.arrivals) == len(sent) for b in boards) and counts["checkin_entries"] >= len(sent),
-              f"{prefix}feed {sockets}: entries per socket = ok answers = {len(sent)}", results)
+        disorder = sum(b.order_errors for b in boards)
+        closed = [b.closed for b in boards if b.closed]
+        check(all(len(b.arrivals) == len(sent) for b in boards) and counts["checkin_entries"] >= len(sent)
+              and not disorder and not closed,
+              f"{prefix}feed {sockets}: entries per socket = ok answers = {len(sent)}, every socket's entries in "
+              f"seq order without gap or repeat ({disorder} out of order), none closed ({closed[:1]})", results)
     finally:
         stop_event.set()
         await asyncio.gather(*tasks, return_exceptions=True)

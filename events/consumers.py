@@ -24,6 +24,9 @@ import random
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -167,6 +170,20 @@ class MarketFeedConsumer(AsyncWebsocketConsumer):
     last: int = 0
     wire = None  # the daphne websocket protocol (events.feed_fanout.daphne_wire), if any
 
+    async def __call__(self, scope, receive, send):
+        # AsyncConsumer.__call__ without a channel of its own: live entries come from the
+        # per-process fan-out (events/feed_fanout.py), so a socket neither needs a channel nor a
+        # pending receive on it (with the in-memory layer, every layer operation walks all
+        # channels, so 1,000 idle ones cost on every entry).
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = None
+        self.base_send = send
+        try:
+            await await_many_dispatch([receive], self.dispatch)
+        except StopConsumer:
+            pass
+
     async def dispatch(self, message):
         # Channels' dispatch hops to the database thread (close_old_connections) before every
         # message. A live entry needs no database, and every read here goes through
@@ -293,19 +310,6 @@ class MarketFeedConsumer(AsyncWebsocketConsumer):
             raise
         except Exception:  # the next live entry or heartbeat catches up from the database
             log.exception("feed of market %s: live entry %s failed", self.market_id, seq)
-
-    async def feed_entry(self, event):
-        # A doorbell on this socket's own channel (nothing sends one since the per-process
-        # fan-out; kept for direct sends): {"seq", "text"} or an older {"entry": dict}.
-        text = event.get("text")
-        if text is None:
-            entry = event.get("entry") or {}
-            seq = entry.get("seq")
-            text = _dumps(entry)
-        else:
-            seq = event.get("seq")
-        if isinstance(seq, int) and not isinstance(seq, bool):
-            await self.offer(feed_fanout.Doorbell(seq, text))
 
     # --- internals (call with self.lock held) ----------------------------------------------
 
