@@ -141,7 +141,9 @@ def _database(url: str) -> dict:
 
 def _sqlite(path: str) -> dict:
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        # Django's SQLite backend; the threads of a process queue for the write lock
+        # (backend/sqlite/base.py) instead of sleeping in SQLite's busy handler.
+        "ENGINE": "backend.sqlite",
         "NAME": path,
         # Persistent: under daphne the request threads are a fixed, reused pool
         # (backend/asgi_pool.py), so a connection per pool thread is kept instead of

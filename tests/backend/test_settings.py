@@ -115,7 +115,7 @@ with connection.cursor() as cursor:
 
 def test_sqlite_database_url_is_accepted(tmp_path):
     config = dump(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'other.sqlite3'}")
-    assert config["engine"] == "django.db.backends.sqlite3"
+    assert config["engine"] == "backend.sqlite"
     assert config["name"] == str(tmp_path / "other.sqlite3")
 
 
