@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+# An unexpected server error: the client reconnects. Not 1011: daphne's websocket library
+# (autobahn) refuses a server-initiated close with any code but 1000 and 3000–4999 — it raised,
+# and the socket stayed open without a heartbeat.
+CLOSE_SERVER_ERROR = 4500
 
 REPLAY_CHUNK = 500
 CLIENT_MESSAGE_MAX = 4096
@@ -223,7 +227,12 @@ class MarketFeedConsumer(AsyncWebsocketConsumer):
         # doorbell offered meanwhile takes the slow path and waits for the replay.
         since = _parse_since(self.scope.get("query_string", b""))
         async with self.lock:
-            self.subscription = await feed_fanout.subscribe(self.channel_layer, self.market_id, self)
+            try:
+                self.subscription = await feed_fanout.subscribe(self.channel_layer, self.market_id, self)
+            except Exception:  # the channel layer is away (Redis): the client reconnects later
+                log.warning("feed of market %s: joining the group failed", self.market_id, exc_info=True)
+                await self._close(CLOSE_SERVER_ERROR)
+                return
             self.joined = True
             head = await database_sync_to_async(feed_head)(market_id=self.market_id)
             await self._send({"type": "hello", "market": self.market_id, "head": head})
@@ -283,10 +292,16 @@ class MarketFeedConsumer(AsyncWebsocketConsumer):
             # the update, so nothing can interleave; write the shared frame as it is.
             self.last = seq
             wire = self.wire
-            if wire is None:
-                await self.base_send(bell.frame)
-            elif wire.state == wire.STATE_OPEN:  # closing or closed: nothing may be sent any more
-                feed_fanout.write_prepared(wire, bell)
+            try:
+                if wire is None:
+                    await self.base_send(bell.frame)
+                elif wire.state == wire.STATE_OPEN:  # closing or closed: nothing may be sent any more
+                    feed_fanout.write_prepared(wire, bell)
+            except Exception:
+                # `last` already counts this entry: never leave a silent hole. The client
+                # reconnects and resumes from what it has.
+                log.exception("feed of market %s: writing entry %s failed", self.market_id, seq)
+                await self._close(CLOSE_SERVER_ERROR)
             return
         text = bell.text
         # A replay, resume or heartbeat holds the lock, or the entry skips ahead (a lost
@@ -370,7 +385,7 @@ class MarketFeedConsumer(AsyncWebsocketConsumer):
             raise
         except Exception:  # a heartbeat failure must not leave a silent half-dead socket
             log.exception("feed heartbeat for market %s failed", self.market_id)
-            await self._close(1011)
+            await self._close(CLOSE_SERVER_ERROR)
 
     async def _send(self, message: dict) -> None:
         if not self.closed:

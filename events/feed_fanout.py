@@ -37,6 +37,10 @@ RETRY_SECONDS = (0.5, 1, 2, 5)
 # would make every local socket read 10 from the database. A doorbell really lost costs this
 # much extra delay before the sockets fetch the gap themselves.
 HOLD_SECONDS = 0.25
+# Joining the group (Redis) may hang while Redis is away. Sockets joining the same market wait
+# for the first one's join, so it is bounded: on timeout the socket closes (4500) and the
+# client reconnects, and the next socket makes a fresh attempt.
+JOIN_TIMEOUT = 5.0
 
 
 class Doorbell:
@@ -72,7 +76,9 @@ def write_prepared(wire: Any, bell: Doorbell) -> None:
     wake up once more and unregister it again: three times the work per frame and socket, which
     is what limits one process with 1,000 sockets. Whatever is not sent at once (a full socket
     buffer), and every other case (TLS, compression, pending data), goes the ordinary way, in
-    order behind what is already queued."""
+    order behind what is already queued. (A registered producer — Twisted's HTTP channel stays
+    registered after the upgrade — only matters when data waits in the buffer, which here it
+    does not.)"""
     if wire._perMessageCompress is not None or wire.send_queue:
         wire.sendPreparedMessage(bell.prepared)
         return
@@ -80,7 +86,7 @@ def write_prepared(wire: Any, bell: Doorbell) -> None:
     transport = wire.transport
     try:
         idle = (not transport.TLS and transport.connected and not transport.disconnecting
-                and not transport._writeDisconnected and transport.producer is None
+                and not transport._writeDisconnected
                 and not transport._tempDataLen and transport.offset == len(transport.dataBuffer))
     except AttributeError:  # not a Twisted TCP connection as we know it
         idle = False
@@ -147,12 +153,15 @@ class Subscription:
 
     async def start(self) -> None:
         try:
-            await self._join()
+            await asyncio.wait_for(self._join(), JOIN_TIMEOUT)
         except BaseException as exc:
             self.closed = True
             _forget(self)
             if not self.ready.done():
-                self.ready.set_exception(exc)
+                # Never hand a CancelledError to the other waiters (it would look like their own
+                # cancellation): they get a plain error and close their sockets.
+                self.ready.set_exception(RuntimeError(f"joining the feed group of market {self.market_id} "
+                                                      f"failed: {exc!r}"))
                 self.ready.exception()  # retrieved: no "never retrieved" warning when nobody waits
             raise
         self.ready.set_result(None)
@@ -281,7 +290,11 @@ async def subscribe(layer: Any, market_id: int, consumer: Any) -> Subscription:
         await sub.start()
     else:
         sub.consumers[consumer] = None
-        await asyncio.shield(sub.ready)
+        try:
+            await asyncio.wait_for(asyncio.shield(sub.ready), JOIN_TIMEOUT + 1)
+        except BaseException:
+            sub.consumers.pop(consumer, None)
+            raise
     return sub
 
 

@@ -275,3 +275,21 @@ def test_the_heartbeat_statement_answers_exactly_like_feed_access(market, other_
                 head = feed.feed_head(market_id=market_id) if expected == consumers.ACCESS_OK else 0
                 assert consumers._heartbeat_read(user_id, session_key, market_id) == (expected, head), \
                     (user_id, session_key, market_id)
+
+
+async def test_a_socket_whose_write_fails_is_closed_not_left_with_a_hole():
+    class Broken(_StubTransport):
+        def writeSomeData(self, data):  # noqa: N802
+            raise RuntimeError("boom")
+
+    consumer = consumers.MarketFeedConsumer()
+    consumer.market_id, consumer.closed, consumer.last = 1, False, 3
+    consumer.wire, consumer.lock = _StubWire(Broken()), asyncio.Lock()
+    sent = []
+
+    async def base_send(message):
+        sent.append(message)
+
+    consumer.base_send = base_send
+    await consumer.offer(feed_fanout.Doorbell(4, '{"type":"entry","seq":4}'))
+    assert consumer.closed and sent == [{"type": "websocket.close", "code": consumers.CLOSE_SERVER_ERROR}]
