@@ -12,6 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from backend import rawsql
 from backend.models import AuditEvent
 
 
@@ -52,11 +53,13 @@ def current_actor() -> Actor:
 
 
 def audit_record(*, action: str, object_type: str, object_id: Any = "", detail: dict | None = None,
-                 actor: str | None = None) -> AuditEvent:
+                 actor: str | None = None) -> None:
+    """Append one event (a plain INSERT: the audit hooks run on hot paths such as every kiosk
+    registration, backend.rawsql)."""
     who = current_actor()
-    return AuditEvent.objects.create(
-        at=timezone.now(), actor=(actor or who.label)[:150], action=action, object_type=object_type,
-        object_id=str(object_id)[:64], ip=who.ip, detail=detail or {})
+    rawsql.insert(AuditEvent, {
+        "at": timezone.now(), "actor": (actor or who.label)[:150], "action": action,
+        "object_type": object_type, "object_id": str(object_id)[:64], "ip": who.ip, "detail": detail or {}})
 
 
 def _request_ip(request) -> str | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 
-from django.db import connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 # A statement builder without arguments, run once per process: its SQL text is reused.
 statement = functools.cache
@@ -63,20 +63,33 @@ def from_row(model, values, alias: str | None = None):
     return model.from_db(alias, [name for name, _c, _v in fields], converted)
 
 
+# Fields whose Python value goes to the database driver as it is (no adaptation needed).
+_PLAIN = (models.CharField, models.TextField, models.IntegerField, models.BooleanField)
+
+
+def _needs_prep(field) -> bool:
+    target = field.target_field if field.is_relation else field
+    return not isinstance(target, _PLAIN) or bool(target.choices)  # choices: enum members → values
+
+
 def insert(model, values: dict) -> None:
     """INSERT one row: `values` maps attnames (e.g. `market_id`) to Python values; fields left
     out must have a database-side or nullable default the caller accepts (none here: pass
-    them all but the auto primary key). Raises IntegrityError like `Model.save()` does."""
-    key = (connection.alias, model._meta.label, tuple(values))
+    them all but the auto primary key). Raises IntegrityError like `Model.save()` does.
+    Values of plain fields (text, integers, booleans, foreign keys to them) go to the driver
+    as they are; the others (JSON, datetimes …) through the field's own preparation."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    key = (conn.alias, model._meta.label, tuple(values))
     cached = _INSERT_SQL.get(key)
     if cached is None:
         fields = [model._meta.get_field(name) for name in values]
         sql = (f"INSERT INTO {table(model)} ({', '.join(q(f.column) for f in fields)}) "
                f"VALUES ({', '.join(['%s'] * len(fields))})")
-        cached = _INSERT_SQL[key] = (sql, fields)
+        cached = _INSERT_SQL[key] = (sql, [f if _needs_prep(f) else None for f in fields])
     sql, fields = cached
-    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values())]
-    with connection.cursor() as cursor:
+    params = [value if field is None or value is None else field.get_db_prep_save(value, conn)
+              for field, value in zip(fields, values.values())]
+    with conn.cursor() as cursor:
         cursor.execute(sql, params)
 
 
@@ -91,3 +104,21 @@ def execute(sql: str, params) -> tuple[int, tuple | None]:
         cursor.execute(sql, params)
         row = cursor.fetchone() if cursor.description else None
         return cursor.rowcount, row
+
+
+def rows(sql: str, params) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def set_prefetched(instance, name: str, objects: list) -> None:
+    """Give `instance.<name>.all()` these objects without a query, the way
+    `prefetch_related_objects` stores what it fetched."""
+    cache = instance.__dict__.setdefault("_prefetched_objects_cache", {})
+    manager = getattr(instance, name)
+    cache.pop(manager.prefetch_cache_name, None)
+    queryset = manager.get_queryset()
+    queryset._result_cache = list(objects)
+    queryset._prefetch_done = True
+    cache[manager.prefetch_cache_name] = queryset

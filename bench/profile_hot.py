@@ -76,8 +76,8 @@ async def drive(app, requests: list, headers: dict, concurrency: int) -> tuple[f
 
     async def worker():
         while queue:
-            method, path, body = queue.pop()
-            status, payload, _h = await call(app, method, path, body, headers)
+            method, path, body, *own = queue.pop()
+            status, payload, _h = await call(app, method, path, body, own[0] if own else headers)
             key = str(status)
             if status == 200 and b'"reason"' in payload:
                 key = json.loads(payload).get("reason") or "ok"
@@ -86,6 +86,23 @@ async def drive(app, requests: list, headers: dict, concurrency: int) -> tuple[f
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return time.perf_counter() - t0, outcomes
+
+
+def kiosk_setup(market) -> list[tuple[int, list[int], dict]]:
+    """Pair one device per stand (through the services) and check every invitation in."""
+    from events.models import Activity, Invitation, Stand  # noqa: PLC0415
+    from kiosk import services  # noqa: PLC0415
+
+    Invitation.objects.filter(market=market).update(state=Invitation.State.CHECKED_IN)
+    tablets = []
+    for stand in Stand.objects.filter(market=market).select_related("market"):
+        ids = list(Activity.objects.filter(organisation_id=stand.organisation_id, active=True).values_list("pk", flat=True))
+        if not ids:
+            continue
+        code, _row = services.pairing_code_create(stand=stand)
+        token, _device = services.device_pair(code=code, ip="127.0.0.1")
+        tablets.append((stand.pk, ids, {"Authorization": f"Device {token}", "Content-Type": "application/json"}))
+    return tablets
 
 
 def main() -> None:
@@ -123,8 +140,16 @@ def main() -> None:
                 await drive(app, reqs, headers, args.concurrency)
                 reqs = [(m, p, json.dumps({**json.loads(b), "nonce": uuid.uuid4().hex}).encode())
                         for m, p, b in reqs]
-        else:
-            raise SystemExit("kiosk: use bench/run.py")
+        else:  # kiosk: one tablet per stand (as the suite pairs them), every invitation checked in
+            from asgiref.sync import sync_to_async  # noqa: PLC0415
+
+            headers = await sync_to_async(kiosk_setup, thread_sensitive=True)(market)
+            activities = {stand: ids for stand, ids, _h in headers}
+            reqs = []
+            for i, token in enumerate(tokens):
+                stand, ids, auth = headers[i % len(headers)]
+                reqs.append(("POST", "/api/v1/kiosk/interests", json.dumps(
+                    {"token": token, "activities": activities[stand][:1], "nonce": uuid.uuid4().hex}).encode(), auth))
         await drive(app, reqs[:50], headers, args.concurrency)  # warm up
         reqs = reqs[50:] if args.path not in ("bare", "healthz") else reqs
         profiler = None

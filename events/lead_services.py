@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import IntegrityError, transaction
-from django.db.models import prefetch_related_objects
+from django.db import IntegrityError, connection, transaction
 
+from backend import rawsql
 from backend.errors import Invalid
 from backend.feed import feed_append
 from events.models import Activity, Client, Lead, Market, Organisation, Stand
@@ -45,6 +45,39 @@ def lead_publish(lead: Lead, *, created: bool) -> None:
                 data=lead_feed_data(lead))
 
 
+@rawsql.statement
+def _lead_of_stand_sql() -> str:
+    q = rawsql.q
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return (f"SELECT {rawsql.select_list(Lead, 'l')} FROM {rawsql.table(Lead)} l WHERE l.{q('market_id')} = %s "
+            f"AND l.{q('client_id')} = %s AND l.{q('organisation_id')} = %s{lock}")
+
+
+def _lead_of_stand_locked(market_id: int, client_id: int, organisation_id: int) -> Lead | None:
+    """The lead of (market, client, organisation) — unique — its row locked (PostgreSQL)."""
+    _n, row = rawsql.execute(_lead_of_stand_sql(), [market_id, client_id, organisation_id])
+    return rawsql.from_row(Lead, row) if row is not None else None
+
+
+@rawsql.statement
+def _lead_activities_sql() -> str:
+    q = rawsql.q
+    through = Lead.activities.through._meta
+    return (f"SELECT {rawsql.select_list(Activity, 'a')} FROM {rawsql.table(Activity)} a "
+            f"INNER JOIN {q(through.db_table)} la ON la.{q('activity_id')} = a.{q('id')} "
+            f"INNER JOIN {rawsql.table(Organisation)} o ON o.{q('id')} = a.{q('organisation_id')} "
+            f"WHERE la.{q('lead_id')} = %s ORDER BY o.{q('name')}, a.{q('title')}, a.{q('id')}")
+
+
+def _lead_activities(lead_id: int) -> list[Activity]:
+    """The lead's activities in Activity's own order (organisation name, title)."""
+    return [rawsql.from_row(Activity, row) for row in rawsql.rows(_lead_activities_sql(), [lead_id])]
+
+
+def _activity_order(activity: Activity):
+    return (activity.title, activity.pk)  # one organisation per lead: its name is the same for all
+
+
 def lead_upsert(*, market: Market, client: Client, organisation: Organisation | None,
                 activities: Iterable[Activity], source: str, stand: Stand | None = None,
                 warmth: str | None = None, note: str | None = None, tags: Iterable[str] = ()) -> tuple[Lead, bool]:
@@ -63,9 +96,7 @@ def lead_upsert(*, market: Market, client: Client, organisation: Organisation | 
             with transaction.atomic():
                 lead = None
                 if organisation is not None:
-                    # Unique (market, client, organisation): no ORDER BY needed.
-                    lead = next(iter(Lead.objects.select_for_update()
-                                     .filter(market=market, client=client, organisation=organisation)[:1]), None)
+                    lead = _lead_of_stand_locked(market.pk, client.pk, organisation.pk)
                 created = lead is None
                 if created:
                     lead = Lead.objects.create(market=market, client=client, organisation=organisation,
@@ -84,13 +115,13 @@ def lead_upsert(*, market: Market, client: Client, organisation: Organisation | 
                 if activities:
                     lead.activities.add(*activities)
                 # The feed payload from the objects in hand instead of reloading the lead: the
-                # caller's client and organisation, the activities in one ordered query (the
-                # claimant, on an updated lead that has one, loads lazily).
+                # caller's client and organisation; the activities are those just added (a new
+                # lead) or read in one statement (the claimant, on an updated lead that has
+                # one, loads lazily).
                 lead.client = client
                 lead.organisation = organisation
-                if hasattr(lead, "_prefetched_objects_cache"):
-                    lead._prefetched_objects_cache.pop("activities", None)
-                prefetch_related_objects([lead], "activities")
+                rawsql.set_prefetched(lead, "activities", sorted(activities, key=_activity_order) if created
+                                      else _lead_activities(lead.pk))
                 lead_publish(lead, created=created)
                 return lead, created
         except IntegrityError:

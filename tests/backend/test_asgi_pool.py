@@ -6,12 +6,28 @@ import asyncio
 import threading
 
 import pytest
-from django.core.signals import request_started
+from django.core.signals import request_finished, request_started
+from django.http import StreamingHttpResponse
+from django.urls import path as url
 
 from backend.asgi_pool import PooledASGIHandler
 
+EVENTS: list[str] = []
 
-async def _get(app, path: str) -> int:
+
+def streaming_view(request):
+    def parts():
+        for i in range(3):
+            EVENTS.append(f"pulled {i} on {threading.current_thread().name}")
+            yield f"part {i};".encode()
+
+    return StreamingHttpResponse(parts(), content_type="text/plain")
+
+
+urlpatterns = [url("stream", streaming_view)]
+
+
+async def _get(app, path: str, events: list | None = None) -> int:
     status = {}
     sent = False
 
@@ -25,6 +41,8 @@ async def _get(app, path: str) -> int:
     async def send(message):
         if message["type"] == "http.response.start":
             status["code"] = message["status"]
+        elif events is not None and message.get("body"):
+            events.append(f"sent {message['body'].decode()}")
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
@@ -59,3 +77,36 @@ def test_only_http():
     app = PooledASGIHandler(threads=1)
     with pytest.raises(ValueError):
         asyncio.run(app({"type": "websocket"}, None, None))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_request_runs_on_one_thread_from_request_started_to_request_finished():
+    seen: list[tuple[str, str]] = []
+
+    def started(**kwargs):
+        seen.append(("started", threading.current_thread().name))
+
+    def finished(**kwargs):
+        seen.append(("finished", threading.current_thread().name))
+
+    request_started.connect(started)
+    request_finished.connect(finished)
+    try:
+        assert asyncio.run(_get(PooledASGIHandler(threads=1), "/healthz")) == 200
+    finally:
+        request_started.disconnect(started)
+        request_finished.disconnect(finished)
+    assert [event for event, _t in seen] == ["started", "finished"]
+    assert seen[0][1] == seen[1][1] and seen[0][1].startswith("vm-request-")
+
+
+@pytest.mark.urls("tests.backend.test_asgi_pool")
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_streaming_response_is_sent_part_by_part_from_the_request_thread():
+    EVENTS.clear()
+    assert asyncio.run(_get(PooledASGIHandler(threads=1), "/stream", EVENTS)) == 200
+    # Each part is sent before the next is pulled (not collected into a list first), and
+    # pulled on the request's pool thread.
+    assert [e.split(" on ")[0] for e in EVENTS] == [
+        "pulled 0", "sent part 0;", "pulled 1", "sent part 1;", "pulled 2", "sent part 2;"]
+    assert all(e.split(" on ")[1].startswith("vm-request-") for e in EVENTS if e.startswith("pulled"))

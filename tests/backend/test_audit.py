@@ -7,7 +7,8 @@ from tests import factories as f
 
 @pytest.mark.django_db
 def test_audit_log_is_append_only():
-    event = audit_record(action="read", object_type="client", object_id=1)
+    audit_record(action="read", object_type="client", object_id=1)
+    event = AuditEvent.objects.get()
     with pytest.raises(RuntimeError):
         event.save()
     with pytest.raises(RuntimeError):
