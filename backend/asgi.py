@@ -18,8 +18,10 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from backend import feed  # noqa: E402
+from backend import daphne_tuning, feed  # noqa: E402
 from backend.routing import websocket_urlpatterns  # noqa: E402
+
+daphne_tuning.apply()
 
 router = ProtocolTypeRouter(
     {
