@@ -62,8 +62,7 @@ def feed_append(*, market_id: int, kind: str, data: dict[str, Any] | Any) -> Fee
             _count, row = rawsql.execute(_next_seq_sql(), [market_id])
         seq = row[0]
         rawsql.insert(FeedEntry, {"market_id": market_id, "seq": seq, "kind": kind, "data": payload, "at": at})
-    entry = FeedEntry(market_id=market_id, seq=seq, kind=kind, data=payload, at=at)
-    entry._state.adding = False
+    entry = FeedEntry(market_id=market_id, seq=seq, kind=kind, data=payload, at=at)  # as stored (no pk read back)
     message = entry.as_message()
     transaction.on_commit(lambda: ring(market_id, message))
     return entry

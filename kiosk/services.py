@@ -147,11 +147,11 @@ def device_for_token(token: str) -> Device | None:
     _count, row = rawsql.execute(_device_sql(), [secret_hash(token)])
     if row is None:
         return None
-    models, start = [], 0
+    loaded, start = [], 0
     for model in (Device, Stand, Organisation, Market):
-        models.append(rawsql.from_row(model, row[start:start + rawsql.width(model)]))
+        loaded.append(rawsql.from_row(model, row[start:start + rawsql.width(model)]))
         start += rawsql.width(model)
-    device, stand, organisation, market = models
+    device, stand, organisation, market = loaded
     Stand.organisation.field.set_cached_value(stand, organisation)
     Stand.market.field.set_cached_value(stand, market)
     Device.stand.field.set_cached_value(device, stand)
