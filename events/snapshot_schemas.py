@@ -1,15 +1,20 @@
-"""Response schema of GET /api/v1/markets/{id}/snapshot (DESIGN.md §5). Explicit fields only."""
+"""Response schema of GET /api/v1/markets/{id}/snapshot (DESIGN.md §5). Explicit fields only.
+
+Plain pydantic models, not ninja `Schema`: the snapshot is built as dicts, and ninja's Schema
+runs a Python-level validator around every nested object (to read ORM attributes), which for
+1,500 arrivals was most of the endpoint's time (bench/README.md, "Hot paths, third pass").
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from ninja import Schema
+from pydantic import BaseModel
 
 from backend.feed_kinds import ClientStatementCreated, LeadData
 
 
-class SnapshotMarketOut(Schema):
+class SnapshotMarketOut(BaseModel):
     id: int
     name: str
     state: str
@@ -17,7 +22,7 @@ class SnapshotMarketOut(Schema):
     ends_at: datetime
 
 
-class LeadCountsOut(Schema):
+class LeadCountsOut(BaseModel):
     new: int
     claimed: int
     agreement: int
@@ -26,7 +31,7 @@ class LeadCountsOut(Schema):
     declined: int
 
 
-class SnapshotCountsOut(Schema):
+class SnapshotCountsOut(BaseModel):
     invited: int
     arrived: int
     excused: int
@@ -35,7 +40,7 @@ class SnapshotCountsOut(Schema):
     leads: LeadCountsOut
 
 
-class ArrivalOut(Schema):
+class ArrivalOut(BaseModel):
     invitation_id: int
     client_id: int
     display_name: str
@@ -45,7 +50,7 @@ class ArrivalOut(Schema):
     slot_id: int | None
 
 
-class MarketSnapshotOut(Schema):
+class MarketSnapshotOut(BaseModel):
     market: SnapshotMarketOut
     head: int
     counts: SnapshotCountsOut
