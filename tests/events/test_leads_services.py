@@ -14,7 +14,7 @@ from backend.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.feed_kinds import KINDS
 from backend.models import FeedEntry
 from events import lead_services as ls
-from events.models import Agreement, Exemption, Lead, LeadNote
+from events.models import Activity, Agreement, Exemption, Lead, LeadNote
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -475,3 +475,22 @@ def test_mediator_reads_no_client_records(lead, mediator, coordinator, other_con
     with pytest.raises(Forbidden):
         ls.lead_get_for_user(user=other_consultant, lead_id=lead.pk)
     assert ls.lead_get_for_user(user=coordinator, lead_id=lead.pk).pk == lead.pk
+
+
+def test_upsert_feed_entries_carry_the_activities_in_activity_order(market, org):
+    """A new lead's activities come from the objects in hand, an updated lead's from one SQL
+    statement (events.lead_services): both in Activity's own order, as the ORM would list them."""
+    zingen = Activity.objects.create(organisation=org, title="Zingen")
+    afwassen = Activity.objects.create(organisation=org, title="Afwassen")
+    koken = Activity.objects.create(organisation=org, title="Koken")
+    client = f.invitation(market).client
+    lead, created = ls.lead_upsert(market=market, client=client, organisation=org, activities=[zingen, afwassen],
+                                   source=Lead.Source.KIOSK)
+    assert created
+    lead, created = ls.lead_upsert(market=market, client=client, organisation=org, activities=[koken],
+                                   source=Lead.Source.KIOSK)
+    assert not created
+    entries = FeedEntry.objects.filter(market_id=market.pk, kind__startswith="lead.").order_by("seq")
+    titles = [[a["title"] for a in e.data["activities"]] for e in entries]
+    assert titles == [["Afwassen", "Zingen"], ["Afwassen", "Koken", "Zingen"]]
+    assert titles[-1] == [a.title for a in Lead.objects.get(pk=lead.pk).activities.all()]
