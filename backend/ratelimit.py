@@ -40,19 +40,21 @@ def _key(name: str, ident: str) -> str:
     return f"{NAMESPACE}:{name}:{digest}"
 
 
-def check(name: str, ident: str) -> None:
-    """Raise RateLimited when `ident` has used up its failures. The window starts at the first
-    failure (not at a clock boundary), so a burst is never split over two windows."""
+def check(name: str, *idents: str) -> None:
+    """Raise RateLimited when any of `idents` has used up its failures (one cache round trip
+    for all of them). The window starts at the first failure (not at a clock boundary), so a
+    burst is never split over two windows."""
     allowed, window = LIMITS[name]
-    key = _key(name, ident)
+    keys = [_key(name, ident) for ident in idents]
     try:
-        values = cache.get_many([key, f"{key}:since"])
+        values = cache.get_many([k for key in keys for k in (key, f"{key}:since")])
     except Exception:  # noqa: BLE001 — cache (Redis) down: fail open, the door keeps working
         log.warning("rate-limit cache unavailable; %s not checked", name)
         return
-    if values.get(key, 0) >= allowed:
-        since = values.get(f"{key}:since", time.time())
-        raise RateLimited(max(1, int(window - (time.time() - since))))
+    for key in keys:
+        if values.get(key, 0) >= allowed:
+            since = values.get(f"{key}:since", time.time())
+            raise RateLimited(max(1, int(window - (time.time() - since))))
 
 
 def record_failure(name: str, ident: str) -> None:
@@ -75,8 +77,7 @@ def record_failure(name: str, ident: str) -> None:
 def login_guard(request, username: str):
     """Brute-force protection: failures are counted per IP and per username."""
     idents = [f"ip:{client_ip(request)}", f"user:{username.lower()[:150]}"]
-    for ident in idents:
-        check("login", ident)
+    check("login", *idents)
     try:
         yield
     except Unauthenticated:

@@ -188,7 +188,9 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache with one pool and client per process, not a new Redis
+            # connection per request (backend/redis_cache.py).
+            "BACKEND": "backend.redis_cache.SharedRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_PREFIX", "vm"),
         }

@@ -227,8 +227,7 @@ def checkin_redeem(*, market: Market, request: ScanRequest, user=None, ip: str |
     idents = _rate_idents(user, ip)
     try:
         scanned_at = _normalise_scanned_at(request.scanned_at, now)
-        for ident in idents:
-            ratelimit.check("code", ident)
+        ratelimit.check("code", *idents)
     except AppError:
         # A replayed nonce gets its first answer before 422/429 (docs/checkin.md).
         replay = _replay(request.nonce, fingerprint)

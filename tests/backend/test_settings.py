@@ -136,7 +136,7 @@ def test_channel_layer_is_redis_with_redis_url(tmp_path):
     assert config["layer"] == "channels_redis.core.RedisChannelLayer"
     assert config["layer_config"]["hosts"] == ["redis://127.0.0.1:6379/3"]
     assert config["layer_config"]["prefix"] == "vm_probe"
-    assert config["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert config["cache"] == "backend.redis_cache.SharedRedisCache"  # Django's RedisCache, one pool per process
 
 
 def test_channel_layer_object_follows_the_environment(tmp_path):
