@@ -120,6 +120,13 @@ def _database(url: str) -> dict:
     parsed = urlparse(url)
     if parsed.scheme in {"postgres", "postgresql"}:
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        # Server-side binding with prepared statements: PostgreSQL parses and plans each hot
+        # statement once per (persistent) connection instead of on every execution — the
+        # production redeem bench went 256-305 → 307-357/s (bench/README.md). Turn it off with
+        # ?server_side_binding=false, e.g. behind a transaction-mode connection pooler.
+        if options.pop("server_side_binding", "true").lower() not in {"0", "false", "no", "off"}:
+            options["server_side_binding"] = True
+            options["prepare_threshold"] = int(options.pop("prepare_threshold", 2))
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parsed.path.lstrip("/")),

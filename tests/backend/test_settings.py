@@ -33,7 +33,7 @@ layer = settings.CHANNEL_LAYERS["default"]
 print(json.dumps({
     "debug": settings.DEBUG,
     "engine": db["ENGINE"], "name": str(db["NAME"]), "host": db.get("HOST"), "port": db.get("PORT"),
-    "user": db.get("USER"), "password": db.get("PASSWORD"),
+    "user": db.get("USER"), "password": db.get("PASSWORD"), "options": db.get("OPTIONS", {}),
     "is_postgres": settings.IS_POSTGRES,
     "layer": layer["BACKEND"], "layer_config": layer.get("CONFIG", {}),
     "cache": settings.CACHES["default"]["BACKEND"],
@@ -80,6 +80,15 @@ def test_production_with_secret_key_and_postgres_url_parses(tmp_path):
     assert config["session_cookie_secure"] is True
     assert "markt.example.nl" in config["allowed_hosts"]
     assert config["secret_key"] == "x" * 60
+    # prepared statements on PostgreSQL by default (bench/README.md)
+    assert config["options"] == {"server_side_binding": True, "prepare_threshold": 2}
+
+
+def test_postgres_prepared_statements_can_be_turned_off(tmp_path):
+    config = dump(tmp_path, DATABASE_URL="postgres://vm@db.internal/markt?server_side_binding=false&sslmode=require")
+    assert config["options"] == {"sslmode": "require"}
+    config = dump(tmp_path, DATABASE_URL="postgres://vm@db.internal/markt?prepare_threshold=5")
+    assert config["options"] == {"server_side_binding": True, "prepare_threshold": 5}
 
 
 def test_embedded_default_generates_and_keeps_a_secret_key(tmp_path):
