@@ -187,3 +187,25 @@ def test_concurrent_writers_on_the_embedded_sqlite_file(tmp_path):
     out = subprocess.run([*manage, "shell", "-c", SQLITE_WRITERS], env=env, check=True, timeout=120,
                          capture_output=True, text=True).stdout
     assert "RESULT [] True 90" in out, out
+
+
+@pytest.mark.django_db
+def test_append_is_two_statements_in_the_callers_transaction(rings, django_assert_num_queries):
+    """Pinned (issue 8): the next seq (`UPDATE … RETURNING head`, which also holds the counter
+    row's lock to commit) and the entry insert; no SAVEPOINT inside a caller's transaction."""
+    feed.feed_init(market_id=MARKET)
+    with transaction.atomic():
+        with django_assert_num_queries(2) as captured:
+            entry = feed.feed_append(market_id=MARKET, kind="invitations.issued", data=_entry(1))
+    sql = [q["sql"].upper() for q in captured.captured_queries]
+    assert sql[0].startswith("UPDATE") and "RETURNING" in sql[0]
+    assert sql[1].startswith("INSERT")
+    assert entry.seq == 1
+
+
+@pytest.mark.django_db
+def test_append_for_a_market_without_a_head_makes_one(rings):
+    """A market made before feed_init existed gets its counter on the first append."""
+    assert not FeedHead.objects.filter(market_id=MARKET + 7).exists()
+    entry = feed.feed_append(market_id=MARKET + 7, kind="invitations.issued", data=_entry(1))
+    assert entry.seq == 1 and feed.feed_head(market_id=MARKET + 7) == 1
