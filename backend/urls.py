@@ -10,6 +10,10 @@ def healthz(request):
     return JsonResponse({"ok": True})
 
 
+# Uncaught errors: 503 when the database is unreachable, else 500; JSON under /api/, else a
+# short page in the visitor's language (backend/views.py).
+handler500 = "backend.views.server_error"
+
 urlpatterns = [
     path("", home, name="home"),
     path("login/", login_page, name="login"),

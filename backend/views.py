@@ -1,5 +1,13 @@
+import sys
+
+from django.conf import settings
 from django.contrib.auth import authenticate, login
+from django.db.utils import InterfaceError as DatabaseInterfaceError
+from django.db.utils import OperationalError as DatabaseOperationalError
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
@@ -32,3 +40,49 @@ def login_page(request):
         except Unauthenticated:
             error, status = _("Gebruikersnaam of wachtwoord is niet goed."), 401
     return render(request, "backend/login.html", {"next": next_url, "error": error}, status=status)
+
+
+# --------------------------------------------------------------------------------------------
+# Server errors (settings.DEBUG off): handler500 in backend/urls.py
+# --------------------------------------------------------------------------------------------
+
+UNAVAILABLE_RETRY_SECONDS = 30
+
+
+def _error_language(request) -> str:
+    """?lang=, then Django's language cookie, then Accept-Language — never the database, which
+    may be the thing that is down."""
+    codes = {code for code, _label in settings.LANGUAGES}
+    explicit = (request.GET.get("lang") or "").strip().lower()
+    if explicit in codes:
+        return explicit
+    chosen = translation.get_language_from_request(request)
+    return chosen if chosen in codes else settings.LANGUAGE_CODE
+
+
+def server_error(request):
+    """Every uncaught error: 503 when the database cannot be reached (the request may simply be
+    repeated), otherwise 500. API paths get the JSON error envelope; pages get a short page in
+    plain Dutch or the visitor's language, rendered without touching the session, the user or
+    the database. Django has already logged the exception."""
+    unavailable = isinstance(sys.exc_info()[1], (DatabaseOperationalError, DatabaseInterfaceError))
+    status = 503 if unavailable else 500
+    if request.path.startswith("/api/"):
+        if unavailable:
+            body = {"message": "De verbinding met de database is even weg. Probeer het opnieuw.",
+                    "code": "unavailable", "extra": {"retry_after": UNAVAILABLE_RETRY_SECONDS}}
+        else:
+            body = {"message": "Er ging iets mis aan onze kant.", "code": "server_error", "extra": {}}
+        response = JsonResponse(body, status=status)
+    else:
+        with translation.override(_error_language(request)):
+            html = render_to_string("backend/error.html", {
+                "unavailable": unavailable, "retry_url": request.get_full_path(),
+                "municipality_name": settings.VM_MUNICIPALITY_NAME,
+                "municipality_phone": settings.VM_MUNICIPALITY_PHONE})
+            response = HttpResponse(html, status=status)
+            response["Content-Language"] = translation.get_language()
+    if unavailable:
+        response["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response

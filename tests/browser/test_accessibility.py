@@ -81,3 +81,35 @@ def test_public_pages(context_factory, assert_accessible, path, locale):
     check_language(page, "ar" if locale == "ar" else "nl")
     no_horizontal_scroll(page)
     assert_accessible(page)
+
+
+def error_page_html(lang: str, *, unavailable: bool) -> str:
+    """backend.views.server_error's page, rendered in this process the way handler500 renders it
+    (the live server runs with DEBUG=1, where Django shows its own debug page instead)."""
+    from django.db.utils import OperationalError
+    from django.test import RequestFactory
+
+    from backend.views import server_error
+
+    request = RequestFactory().get("/i/abc", {"lang": lang})
+    try:
+        raise OperationalError("down") if unavailable else RuntimeError("a bug")
+    except Exception:  # noqa: BLE001 - the handler reads the exception being handled
+        response = server_error(request)
+    assert response.status_code == (503 if unavailable else 500)
+    return response.content.decode()
+
+
+@pytest.mark.parametrize("unavailable", [True, False])
+@pytest.mark.parametrize("lang", ["nl", "ar"])
+def test_error_pages(context_factory, assert_accessible, lang, unavailable):
+    page = context_factory(viewport=PHONE, locale="nl-NL").new_page()
+    page.goto("/healthz")  # same origin: the page's stylesheet and axe-core load from the server
+    page.set_content(error_page_html(lang, unavailable=unavailable), wait_until="load")
+    check_language(page, lang)
+    assert page.evaluate("() => getComputedStyle(document.body).direction") == ("rtl" if lang == "ar" else "ltr")
+    # base.css arrived (a card has its border)
+    assert page.evaluate("() => getComputedStyle(document.querySelector('.card')).borderTopStyle") == "solid"
+    assert page.get_by_role("heading", level=1).is_visible()
+    no_horizontal_scroll(page)
+    assert_accessible(page)
