@@ -45,6 +45,8 @@ def check(name: str, *idents: str) -> None:
     for all of them). The window starts at the first failure (not at a clock boundary), so a
     burst is never split over two windows."""
     allowed, window = LIMITS[name]
+    if not idents:
+        return
     keys = [_key(name, ident) for ident in idents]
     try:
         values = cache.get_many([k for key in keys for k in (key, f"{key}:since")])
