@@ -331,8 +331,10 @@ class LetterCanvas(Canvas):
             _stream_to.reset(token)
 
 
-def _canvas(out, title: str) -> Canvas:
-    c = LetterCanvas(out, pagesize=A4, pageCompression=1, invariant=0)
+def _canvas(out, title: str, lang: str) -> Canvas:
+    # `lang` is the document language in the PDF catalogue (/Lang): screen readers pick their
+    # voice from it. A batch mixes languages; it declares the site language (Dutch).
+    c = LetterCanvas(out, pagesize=A4, pageCompression=1, invariant=0, lang=lang)
     c.setTitle(title)
     c.setAuthor(settings.VM_MUNICIPALITY_NAME)
     return c
@@ -345,7 +347,8 @@ def letters_select(qs):
 
 def letter_pdf(invitation: Invitation) -> bytes:
     out = io.BytesIO()
-    c = _canvas(out, f"{settings.VM_MUNICIPALITY_NAME} – {invitation.formatted_code}")
+    c = _canvas(out, f"{settings.VM_MUNICIPALITY_NAME} – {invitation.formatted_code}",
+                letter_language(invitation.client.language))
     draw_letter(c, invitation)
     c.save()
     return out.getvalue()
@@ -354,7 +357,7 @@ def letter_pdf(invitation: Invitation) -> bytes:
 def letters_pdf_file(invitations: Iterable[Invitation], *, title: str = "") -> tuple[tempfile.SpooledTemporaryFile, int]:
     """Write all letters into a spooled temporary file, page by page. Returns (file at 0, pages)."""
     out = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_MEMORY)
-    c = _canvas(out, title or settings.VM_MUNICIPALITY_NAME)
+    c = _canvas(out, title or settings.VM_MUNICIPALITY_NAME, settings.LANGUAGE_CODE)
     pages = 0
     for invitation in invitations:
         draw_letter(c, invitation)

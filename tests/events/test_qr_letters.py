@@ -133,6 +133,9 @@ def test_letter_in_english_and_fallback_to_dutch(market):
     assert _embedded_qr(data) == [invitation_url(ar.token)]
     # a language without a catalogue falls back to Dutch, so dates and text never mix
     assert letters.letter_language("xx") == "nl" and letters.letter_language("en") == "en"
+    # the PDF declares the letter's language (screen readers choose their voice from it)
+    assert PdfReader(io.BytesIO(letters.letter_pdf(en))).trailer["/Root"]["/Lang"] == "en"
+    assert PdfReader(io.BytesIO(data)).trailer["/Root"]["/Lang"] == letters.letter_language("ar")
 
 
 def test_follow_up_letter_says_why(district):
@@ -157,6 +160,7 @@ def test_market_letters_pdf_one_page_per_issued_invitation(market, coordinator, 
     assert "attachment" in r["Content-Disposition"] and r["Cache-Control"] == "private, no-store"
     reader = PdfReader(io.BytesIO(data))
     assert len(reader.pages) == 6 == int(r["X-Letter-Count"])
+    assert reader.trailer["/Root"]["/Lang"] == "nl" and reader.metadata.title  # a batch mixes languages
     text = _pdf_text(data)
     assert all(i.formatted_code in text for i in invs[1:]) and invs[0].formatted_code not in text
     assert _embedded_qr(data, page=5)[0].startswith(invitation_url(""))
