@@ -19,8 +19,9 @@ from typing import Callable
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import transaction
+from django.db import connections, transaction
 from django.test import Client as DjangoClient
 from django.utils import timezone
 
@@ -323,7 +324,12 @@ def _session_for(user) -> str:
 @pytest.mark.django_db(transaction=True)
 async def test_websocket_matrix(world):
     allowed = WS_ROWS[WS_FEED]
-    results = {p: await _ws_status(world, p) for p in PRINCIPALS}
+    try:
+        results = {p: await _ws_status(world, p) for p in PRINCIPALS}
+    finally:
+        # The consumer's database_sync_to_async runs in one worker thread: close its
+        # connection, or PostgreSQL refuses to drop the test database at the end of the run.
+        await database_sync_to_async(connections.close_all)()
     for principal, result in results.items():
         if principal in allowed:
             assert result == "hello", (principal, result)
