@@ -269,6 +269,10 @@ VM_SYNC_BATCH_MAX = env_int("VM_SYNC_BATCH_MAX", 200)
 # Request threads per daphne process (backend/asgi_pool.py): also the most database
 # connections one process holds for HTTP.
 VM_ASGI_THREADS = env_int("VM_ASGI_THREADS", 4)
+# The door's lane (backend/asgi_pool.py): scans and kiosk registrations on their own thread(s),
+# never behind a letters download or an export, and without four threads fighting for the GIL.
+VM_ASGI_DOOR_THREADS = env_int("VM_ASGI_DOOR_THREADS", 1)
+VM_ASGI_DOOR_PATHS = ("/api/v1/checkin/redeem", "/api/v1/kiosk/interests", "/api/v1/kiosk/visitor")
 VM_CANCEL_DEADLINE_HOURS = env_int("VM_CANCEL_DEADLINE_HOURS", 24)
 VM_RETENTION_DAYS = env_int("VM_RETENTION_DAYS", 730)
 VM_MUNICIPALITY_NAME = os.environ.get("VM_MUNICIPALITY_NAME", "Gemeente Rotterdam")

@@ -110,3 +110,36 @@ def test_a_sync_streaming_response_is_sent_part_by_part_from_the_request_thread(
     assert [e.split(" on ")[0] for e in EVENTS] == [
         "pulled 0", "sent part 0;", "pulled 1", "sent part 1;", "pulled 2", "sent part 2;"]
     assert all(e.split(" on ")[1].startswith("vm-request-") for e in EVENTS if e.startswith("pulled"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_door_paths_have_their_own_lane():
+    names: list[tuple[str, str]] = []
+
+    def seen(scope, **kwargs):
+        names.append((scope["path"], threading.current_thread().name))
+
+    request_started.connect(seen)
+    try:
+        app = PooledASGIHandler(threads=2, door_threads=1, door_paths={"/healthz"})
+
+        async def run():
+            return await asyncio.gather(*(_get(app, path) for path in ["/healthz", "/nope"] * 4))
+
+        assert asyncio.run(run()) == [200, 404] * 4
+    finally:
+        request_started.disconnect(seen)
+    door = {name for path, name in names if path == "/healthz"}
+    general = {name for path, name in names if path == "/nope"}
+    assert len(door) == 1 and next(iter(door)).startswith("vm-door-")  # one door thread, reused
+    assert general and all(name.startswith("vm-request-") for name in general)
+
+
+def test_the_door_paths_are_real_routes():
+    """A renamed endpoint must not silently leave the door's lane."""
+    from django.conf import settings
+    from django.urls import resolve
+
+    assert settings.VM_ASGI_DOOR_PATHS
+    for path in settings.VM_ASGI_DOOR_PATHS:
+        resolve(path)  # Resolver404 when the route is gone
