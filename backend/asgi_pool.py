@@ -85,31 +85,29 @@ class PooledASGIHandler(ASGIHandler):
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope, receive, send):
+        try:
+            body_file = await self.read_body(receive)  # before taking a thread: a slow upload holds none
+        except RequestAborted:
+            return
         idle = (self._door if scope["path"] in self._door_paths else self._general).idle()
         executor = await idle.get()
         try:
             # A fresh context object per request (a context with an executor is entered once);
             # the executor — the thread — is the pool's.
             async with ThreadSensitiveContext(executor=executor):
-                await self.handle(scope, receive, send)
+                response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+                try:
+                    await self.send_response(response, send)
+                except asyncio.CancelledError:  # the client went away while we were sending
+                    pass
+                finally:
+                    if response.streaming:
+                        await sync_to_async(response.close, thread_sensitive=True)()
         finally:
             idle.put_nowait(executor)
-
-    async def handle(self, scope, receive, send):
-        try:
-            body_file = await self.read_body(receive)
-        except RequestAborted:
-            return
-        try:
-            response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
-            try:
-                await self.send_response(response, send)
-            except asyncio.CancelledError:  # the client went away while we were sending
-                pass
-            finally:
-                if response.streaming:
-                    await sync_to_async(response.close, thread_sensitive=True)()
-        finally:
             body_file.close()
 
     def _respond(self, scope, body_file):

@@ -143,3 +143,34 @@ def test_the_door_paths_are_real_routes():
     assert settings.VM_ASGI_DOOR_PATHS
     for path in settings.VM_ASGI_DOOR_PATHS:
         resolve(path)  # Resolver404 when the route is gone
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_waiting_for_its_body_holds_no_thread():
+    """With one thread, a request whose body is still arriving must not block the next one."""
+    app = PooledASGIHandler(threads=1)
+
+    async def run():
+        body_arrives = asyncio.Event()
+        statuses = {}
+
+        async def slow_receive():
+            await body_arrives.wait()
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def slow_send(message):
+            if message["type"] == "http.response.start":
+                statuses["slow"] = message["status"]
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                 "scheme": "http", "path": "/healthz", "raw_path": b"/healthz", "query_string": b"",
+                 "root_path": "", "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 1),
+                 "server": ("127.0.0.1", 80)}
+        slow = asyncio.ensure_future(app(scope, slow_receive, slow_send))
+        fast = await asyncio.wait_for(_get(app, "/healthz"), 10)  # not stuck behind `slow`
+        assert not slow.done()
+        body_arrives.set()
+        await asyncio.wait_for(slow, 10)
+        return fast, statuses["slow"]
+
+    assert asyncio.run(run()) == (200, 200)
