@@ -18,7 +18,7 @@ from backend.audit import audit_record
 from backend.auth import COORDINATOR, require_role, user_auth, user_roles
 from backend.csvutil import csv_line
 from backend.models import AuditEvent
-from backend.errors import AppError, Unauthenticated
+from backend.errors import AppError, Unauthenticated, Unavailable
 from backend.schemas import AuditEventOut, ErrorOut, LoginIn, MeOut, OkOut
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,7 @@ def handle_database_unavailable(request, exc):
     # committed, so the client may safely retry the same request (same nonce): 503, never a
     # false "ok". Django drops the broken connection when the request finishes.
     log.warning("database unavailable: %s", exc)
-    return _error(request, 503, "De verbinding met de database is even weg. Probeer het opnieuw.",
-                  "unavailable", {"retry_after": 2}, {"Retry-After": "2"})
+    return handle_app_error(request, Unavailable())
 
 
 @api.exception_handler(HttpError)

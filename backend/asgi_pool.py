@@ -27,7 +27,7 @@ Here:
   letters download or a CSV export holding the general threads, and scans do not fight each
   other for the GIL: every request thread lets go of the GIL around each database call, so
   with four threads all running scans the interpreter mostly hands the GIL around. Measured
-  (bench/README.md): one thread for the scans is 20–25 % faster than four, on SQLite and on
+  (bench/README.md): one thread for the scans is 20–30 % faster than four, on SQLite and on
   PostgreSQL alike.
 
 What is given up: Django's ASGI handler cancels an *async* view when the client disconnects;

@@ -66,6 +66,13 @@ class RateLimited(AppError):
 
 
 class Unavailable(AppError):
+    """The database cannot be reached for a moment: nothing was committed, so the same request
+    (same nonce) may simply be sent again."""
+
     status = 503
     code = "unavailable"
-    default_message = "The service is briefly unavailable; try again."
+    default_message = "De verbinding met de database is even weg. Probeer het opnieuw."
+    retry_after = 2  # seconds: API clients (the scanner's queue) retry on their own
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, extra={"retry_after": self.retry_after})

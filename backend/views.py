@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from backend.auth import user_roles
-from backend.errors import RateLimited, Unauthenticated
+from backend.errors import AppError, RateLimited, Unauthenticated, Unavailable
 from backend.ratelimit import login_guard
 
 
@@ -46,7 +46,7 @@ def login_page(request):
 # Server errors (settings.DEBUG off): handler500 in backend/urls.py
 # --------------------------------------------------------------------------------------------
 
-UNAVAILABLE_RETRY_SECONDS = 30
+PAGE_RETRY_SECONDS = 30  # people, not the scanner's queue: no point in asking sooner
 
 
 def _error_language(request) -> str:
@@ -68,12 +68,10 @@ def server_error(request):
     unavailable = isinstance(sys.exc_info()[1], (DatabaseOperationalError, DatabaseInterfaceError))
     status = 503 if unavailable else 500
     if request.path.startswith("/api/"):
-        if unavailable:
-            body = {"message": "De verbinding met de database is even weg. Probeer het opnieuw.",
-                    "code": "unavailable", "extra": {"retry_after": UNAVAILABLE_RETRY_SECONDS}}
-        else:
-            body = {"message": "Er ging iets mis aan onze kant.", "code": "server_error", "extra": {}}
-        response = JsonResponse(body, status=status)
+        # The API's own error envelope (backend.api handles most errors before they get here).
+        error = Unavailable() if unavailable else AppError("Er ging iets mis aan onze kant.", code="server_error")
+        response = JsonResponse(error.as_dict(), status=status)
+        retry_after = Unavailable.retry_after
     else:
         with translation.override(_error_language(request)):
             html = render_to_string("backend/error.html", {
@@ -82,7 +80,8 @@ def server_error(request):
                 "municipality_phone": settings.VM_MUNICIPALITY_PHONE})
             response = HttpResponse(html, status=status)
             response["Content-Language"] = translation.get_language()
+        retry_after = PAGE_RETRY_SECONDS
     if unavailable:
-        response["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+        response["Retry-After"] = str(retry_after)
     response["Cache-Control"] = "no-store"
     return response

@@ -5,6 +5,7 @@ database."""
 from __future__ import annotations
 
 import contextlib
+import json
 
 import pytest
 from django.db import connection
@@ -100,3 +101,21 @@ def test_the_api_keeps_its_own_503_for_a_database_outage(web):
     assert response.status_code == 503
     assert response.json()["code"] == "unavailable"
     assert response["Retry-After"] == "2"
+
+
+def test_an_outage_that_escapes_ninja_is_the_same_503_envelope_as_ninjas():
+    """An OperationalError outside a view (a middleware, say) still answers API clients the way
+    backend.api does: 503 `unavailable`, retry after 2 seconds."""
+    from django.test import RequestFactory
+
+    from backend.views import server_error
+
+    request = RequestFactory().post("/api/v1/checkin/redeem")
+    try:
+        raise OperationalError("server closed the connection unexpectedly")
+    except OperationalError:
+        response = server_error(request)
+    assert response.status_code == 503 and response["Retry-After"] == "2"
+    assert json.loads(response.content) == {
+        "message": "De verbinding met de database is even weg. Probeer het opnieuw.",
+        "code": "unavailable", "extra": {"retry_after": 2}}
