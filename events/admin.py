@@ -330,11 +330,23 @@ class InvitationAdmin(CoordinatorAdmin):
               "walk_in", "issued_at", "checked_in_at", "excused_at", "excuse_category", "excuse_reason")
     readonly_fields = ("client", "market", "state", "round", "previous", "code_display", "qr_preview", "walk_in",
                        "issued_at", "checked_in_at", "excused_at", "excuse_category", "excuse_reason")
-    actions = ["download_letters", "download_qr"]
+    actions = ["download_letters", "download_qr", "revoke"]
     coordinator_may_delete = False
 
     def has_add_permission(self, request):
         return False  # invitations are issued through the Market/Client actions or the API
+
+    @admin.action(description=gettext_lazy("Uitnodigingen intrekken"))
+    def revoke(self, request, queryset):
+        if "apply" in request.POST:
+            revoked, skipped = services.invitation_revoke(invitation_ids=queryset.values_list("pk", flat=True))
+            messages.success(request, _("%(count)s ingetrokken; %(skipped)s niet (niet meer open).")
+                             % {"count": len(revoked), "skipped": skipped})
+            return None
+        return TemplateResponse(request, "admin/events/invitation/revoke.html", {
+            **self.admin_site.each_context(request), "title": _("Uitnodigingen intrekken"),
+            "invitations": queryset.select_related("client", "market"), "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
 
     @admin.display(description=gettext_lazy("code"), ordering="code")
     def code_display(self, obj):

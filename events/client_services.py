@@ -26,6 +26,7 @@ from backend.errors import Conflict, Invalid
 from backend.feed import feed_append
 from events.lead_services import lead_publish, lead_upsert
 from events.models import Activity, ClientStatement, Invitation, Lead, Market, TimeSlot
+from events.services import invitation_publish
 
 # The states in which an invitation takes a place in its time slot.
 SLOT_TAKING_STATES = (Invitation.State.ISSUED, Invitation.State.CHECKED_IN)
@@ -172,18 +173,6 @@ def _lock(invitation: Invitation) -> Invitation:
     return locked
 
 
-def _publish_invitation(invitation: Invitation) -> None:
-    feed_append(market_id=invitation.market_id, kind="invitation.updated", data={
-        "invitation_id": invitation.pk,
-        "client_id": invitation.client_id,
-        "display_name": invitation.client.display_name,
-        "state": invitation.state,
-        "slot_id": invitation.slot_id,
-        "confirmed": invitation.confirmed_at is not None,
-        "excuse_category": invitation.excuse_category or None,
-    })
-
-
 def _publish_statement(statement: ClientStatement, invitation: Invitation) -> None:
     feed_append(market_id=invitation.market_id, kind="statement.created", data={
         "id": statement.pk,
@@ -211,7 +200,7 @@ def client_confirm(*, invitation: Invitation) -> tuple[Invitation, bool]:
             return inv, False
         inv.confirmed_at = timezone.now()
         inv.save(update_fields=["confirmed_at"])
-        _publish_invitation(inv)
+        invitation_publish(inv)
         return inv, True
 
 
@@ -241,7 +230,7 @@ def client_slot_change(*, invitation: Invitation, slot_id: int) -> tuple[Invitat
                                       extra={"alternatives": alternatives})
         inv.slot = slot
         inv.save(update_fields=["slot"])
-        _publish_invitation(inv)
+        invitation_publish(inv)
         return inv, True
 
 
@@ -265,7 +254,7 @@ def client_cancel(*, invitation: Invitation, category: str) -> tuple[Invitation,
         inv.excused_at = timezone.now()
         inv.excuse_category = category
         inv.save(update_fields=["state", "excused_at", "excuse_category"])
-        _publish_invitation(inv)
+        invitation_publish(inv)
         return inv, True
 
 

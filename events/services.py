@@ -173,6 +173,39 @@ def _check_in_sql() -> str:
             f"{q('checked_in_by_id')} = %s WHERE {q('id')} = %s AND {q('state')} = %s")
 
 
+def invitation_revoke(*, invitation_ids: Iterable[int]) -> tuple[list[Invitation], int]:
+    """Revoke `issued` invitations (a letter sent to the wrong person, a client who moved away):
+    the token, the code and the client page stop working, and the scanner and the kiosk answer
+    `revoked`. An outcome — checked in, excused, no-show — is history and stays; those and
+    invitations already revoked are skipped. Returns (revoked, skipped)."""
+    ids = list(dict.fromkeys(int(pk) for pk in invitation_ids))
+    with transaction.atomic():
+        rows = list(Invitation.objects.select_for_update(of=("self",)).select_related("client")
+                    .filter(pk__in=ids).order_by("pk"))
+        revoked = [invitation for invitation in rows if invitation.state == Invitation.State.ISSUED]
+        Invitation.objects.filter(pk__in=[i.pk for i in revoked]).update(state=Invitation.State.REVOKED)
+        for invitation in revoked:
+            invitation.state = Invitation.State.REVOKED
+            audit_record(action="revoke", object_type="invitation", object_id=invitation.pk,
+                         detail={"market": invitation.market_id})
+            invitation_publish(invitation)
+    return revoked, len(ids) - len(revoked)
+
+
+def invitation_publish(invitation: Invitation) -> None:
+    """Append `invitation.updated` (its state, slot, confirmation) in the caller's transaction;
+    `invitation.client` should be loaded."""
+    feed_append(market_id=invitation.market_id, kind="invitation.updated", data={
+        "invitation_id": invitation.pk,
+        "client_id": invitation.client_id,
+        "display_name": invitation.client.display_name,
+        "state": invitation.state,
+        "slot_id": invitation.slot_id,
+        "confirmed": invitation.confirmed_at is not None,
+        "excuse_category": invitation.excuse_category or None,
+    })
+
+
 def invitation_check_in(*, invitation: Invitation, at: dt.datetime, by=None, method: str = "qr") -> Invitation:
     """Mark an invitation checked in and append `checkin.created`, in the caller's transaction.
 

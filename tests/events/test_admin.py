@@ -177,3 +177,15 @@ def test_invitation_letters_and_qr_actions(admin_client, market):
     assert decoded.text.endswith(f"/i/{invs[0].token}")
     r = admin_client.get(f"/admin/events/invitation/{invs[0].pk}/change/")
     assert r.status_code == 200 and f"/api/v1/invitations/{invs[0].pk}/qr.svg".encode() in r.content
+
+
+def test_invitation_revoke_action_asks_first_then_revokes_the_open_ones(admin_client, market):
+    open_one, checked_in = f.invitation(market), f.invitation(market)
+    Invitation.objects.filter(pk=checked_in.pk).update(state=Invitation.State.CHECKED_IN)
+    r = action(admin_client, "invitation", "revoke", [open_one.pk, checked_in.pk])
+    assert r.status_code == 200 and b'name="apply"' in r.content and open_one.formatted_code.encode() in r.content
+    assert Invitation.objects.get(pk=open_one.pk).state == "issued"  # asking changes nothing
+    r = action(admin_client, "invitation", "revoke", [open_one.pk, checked_in.pk], apply="1", follow=True)
+    assert "1 ingetrokken; 1 niet (niet meer open)." in r.content.decode()
+    assert Invitation.objects.get(pk=open_one.pk).state == "revoked"
+    assert Invitation.objects.get(pk=checked_in.pk).state == "checked_in"

@@ -130,3 +130,34 @@ def test_market_create_with_slots_is_all_or_nothing(district):
             slots=[(start, start + dt.timedelta(hours=1), 10),
                    (start, start + dt.timedelta(hours=5), 10)])
     assert not Market.objects.filter(name="X").exists()
+
+
+def test_revoke_only_open_invitations_with_feed_entry_and_audit(market):
+    from backend.models import AuditEvent
+    from checkin.services import ScanRequest, checkin_redeem
+
+    issued, other_issued, checked_in, excused = (f.invitation(market) for _ in range(4))
+    Invitation.objects.filter(pk=checked_in.pk).update(state=Invitation.State.CHECKED_IN)
+    Invitation.objects.filter(pk=excused.pk).update(state=Invitation.State.EXCUSED)
+    head = FeedEntry.objects.filter(market_id=market.pk).count()
+
+    revoked, skipped = services.invitation_revoke(
+        invitation_ids=[issued.pk, checked_in.pk, excused.pk, issued.pk, 999999])
+    assert [i.pk for i in revoked] == [issued.pk] and skipped == 3  # duplicates count once
+    states = dict(Invitation.objects.values_list("pk", "state"))
+    assert states[issued.pk] == "revoked" and states[other_issued.pk] == "issued"
+    assert states[checked_in.pk] == "checked_in" and states[excused.pk] == "excused"  # history stays
+
+    entries = list(FeedEntry.objects.filter(market_id=market.pk).order_by("seq")[head:])
+    assert [(e.kind, e.data["invitation_id"], e.data["state"]) for e in entries] == [
+        ("invitation.updated", issued.pk, "revoked")]
+    assert AuditEvent.objects.filter(action="revoke", object_type="invitation", object_id=str(issued.pk)).exists()
+
+    # Again: nothing left to revoke, nothing written.
+    assert services.invitation_revoke(invitation_ids=[issued.pk]) == ([], 1)
+    assert FeedEntry.objects.filter(market_id=market.pk).count() == head + 1
+
+    # The door answers `revoked` from now on.
+    answer = checkin_redeem(market=market, request=ScanRequest(market_id=market.pk, nonce="n-revoked",
+                                                               token=issued.token))
+    assert answer["reason"] == "revoked"
