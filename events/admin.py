@@ -86,6 +86,16 @@ def _report(request, exc: AppError) -> None:
 # --- districts, organisations ----------------------------------------------------------------
 
 
+def _action_page(model_admin, request, template: str, *, title, action: str, selected, submit_label,
+                 **context) -> TemplateResponse:
+    """The page of an admin action that asks first (admin/events/_action_page.html): it posts the
+    same action again for the same selection, with `apply`."""
+    return TemplateResponse(request, template, {
+        **model_admin.admin_site.each_context(request), "title": title, "opts": model_admin.model._meta,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME, "action": action,
+        "selected": [obj.pk for obj in selected], "submit_label": submit_label, **context})
+
+
 @admin.register(District)
 class DistrictAdmin(CoordinatorAdmin):
     list_display = ("name",)
@@ -201,10 +211,9 @@ class MarketAdmin(CoordinatorAdmin):
                              % {"count": len(created), "name": form.cleaned_data["later"].name})
             return None
         no_shows = market.invitations.filter(state=Invitation.State.NO_SHOW, follow_up__isnull=True).count()
-        return TemplateResponse(request, "admin/events/market/follow_up.html", {
-            **self.admin_site.each_context(request), "title": _("Herhaalde oproep"), "market": market,
-            "form": form, "no_shows": no_shows, "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
+        return _action_page(self, request, "admin/events/market/follow_up.html", title=_("Herhaalde oproep"),
+                            action="follow_up", selected=[market], submit_label=_("Nieuwe uitnodigingen maken"),
+                            market=market, form=form, no_shows=no_shows)
 
     @admin.action(description=gettext_lazy("Alle cliënten van de wijk zonder uitnodiging uitnodigen"))
     def invite_district(self, request, queryset):
@@ -310,10 +319,8 @@ class ClientAdmin(CoordinatorAdmin):
             messages.success(request, _("%(count)s uitnodigingen voor %(name)s (wie er al een had, is overgeslagen).")
                              % {"count": len(created), "name": market.name})
             return None
-        return TemplateResponse(request, "admin/events/client/invite.html", {
-            **self.admin_site.each_context(request), "title": _("Uitnodigen voor een markt"), "form": form,
-            "clients": queryset, "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
+        return _action_page(self, request, "admin/events/client/invite.html", title=_("Uitnodigen voor een markt"),
+                            action="invite_to_market", selected=queryset, submit_label=_("Uitnodigen"), form=form)
 
 
 # --- invitations -----------------------------------------------------------------------------
@@ -343,10 +350,9 @@ class InvitationAdmin(CoordinatorAdmin):
             messages.success(request, _("%(count)s ingetrokken; %(skipped)s niet (niet meer open).")
                              % {"count": len(revoked), "skipped": skipped})
             return None
-        return TemplateResponse(request, "admin/events/invitation/revoke.html", {
-            **self.admin_site.each_context(request), "title": _("Uitnodigingen intrekken"),
-            "invitations": queryset.select_related("client", "market"), "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
+        return _action_page(self, request, "admin/events/invitation/revoke.html", title=_("Uitnodigingen intrekken"),
+                            action="revoke", selected=queryset, submit_label=_("Intrekken"),
+                            invitations=queryset.select_related("client", "market"))
 
     @admin.display(description=gettext_lazy("code"), ordering="code")
     def code_display(self, obj):
