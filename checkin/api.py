@@ -16,7 +16,7 @@ from ninja.decorators import decorate_view
 from pydantic import ValidationError
 
 from backend.auth import CONSULTANT, COORDINATOR, HOST, MEDIATOR, user_auth
-from backend.errors import Invalid
+from backend.errors import Forbidden, Invalid, NotFound
 from backend.ratelimit import client_ip
 from backend.schemas import ErrorOut
 from checkin import selectors, services
@@ -58,7 +58,18 @@ def _scan_request(payload: RedeemIn) -> services.ScanRequest:
                                 code=payload.code, scanned_at=payload.scanned_at, device=payload.device)
 
 
-SCAN_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+def _scan_market(user, market_id: int):
+    """The market a scan names, if the user may scan for it. §7 keeps a scan's 4xx to 401, 403,
+    422 and 429: a market that does not exist is one the user has no right to (403
+    `market_not_found`), not a missing resource — the path `checkin/redeem` exists."""
+    try:
+        return market_get_for_user(user=user, market_id=market_id, roles=SCAN_ROLES)
+    except NotFound as exc:
+        raise Forbidden(exc.message, code=exc.code) from None
+
+
+SCAN_ERRORS = {401: ErrorOut, 403: ErrorOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut}
+WALK_IN_ERRORS = {**SCAN_ERRORS, 404: ErrorOut}
 
 
 @router.post("checkin/redeem", response={200: RedeemOut, **SCAN_ERRORS}, auth=user_auth)
@@ -67,7 +78,7 @@ def checkin_redeem(request, payload: RedeemIn):
     """Answer one scan. 200 for every scan outcome; 409 `nonce_reused`; 422
     `scanned_at_in_future`; 429 after too many unknown codes (Retry-After)."""
     user = request.auth
-    market = market_get_for_user(user=user, market_id=payload.market, roles=SCAN_ROLES)
+    market = _scan_market(user, payload.market)
     return services.checkin_redeem(market=market, request=_scan_request(payload), user=user,
                                    ip=client_ip(request))
 
@@ -96,7 +107,7 @@ def checkin_sync(request, payload: SyncIn):
     def authorise(market_id: int):
         if market_id not in markets:
             try:
-                markets[market_id] = market_get_for_user(user=user, market_id=market_id, roles=SCAN_ROLES)
+                markets[market_id] = _scan_market(user, market_id)
             except Exception as exc:  # remembered so that every item of that market gets it
                 markets[market_id] = exc
         found = markets[market_id]
@@ -108,7 +119,7 @@ def checkin_sync(request, payload: SyncIn):
                                              ip=client_ip(request))}
 
 
-@router.post("markets/{market_id}/walk-ins", response={200: WalkInOut, **SCAN_ERRORS}, auth=user_auth)
+@router.post("markets/{market_id}/walk-ins", response={200: WalkInOut, **WALK_IN_ERRORS}, auth=user_auth)
 @decorate_view(body_limit(REDEEM_BODY_MAX))
 def walk_in_register(request, market_id: int, payload: WalkInIn):
     """Register a walk-in (host, consultant, coordinator) and check in at once: `client` (an id

@@ -47,9 +47,12 @@ def invitation_url(token: str) -> str:
 
 
 def parse_token(raw: str) -> str | None:
-    """Accept a bare token or a full QR URL `{PUBLIC_BASE_URL}/i/{token}` (of our own host).
+    """Accept a bare token or a full QR URL `{PUBLIC_BASE_URL}/i/{token}`.
 
-    Returns the token, or None when the input is not one of ours (garbage, another host).
+    The URL's path must end in `/i/{token}`; its host and any path before it do not decide
+    (the token is the 128-bit secret): a letter printed while `PUBLIC_BASE_URL` named another
+    host, or a base URL with a path (`https://example.nl/markt`), still scans. Returns the
+    token, or None when the input is not a token at all.
     """
     if not isinstance(raw, str):
         return None
@@ -58,12 +61,9 @@ def parse_token(raw: str) -> str | None:
         return None
     if "/" in raw or ":" in raw:
         parsed = urlparse(raw)
-        ours = urlparse(settings.PUBLIC_BASE_URL)
-        if parsed.scheme not in {"http", "https"} or (parsed.hostname or "").lower() != (ours.hostname or "").lower():
+        if parsed.scheme not in {"http", "https"}:
             return None
-        if (parsed.port or None) != (ours.port or None):
-            return None
-        match = re.fullmatch(r"/i/([A-Za-z0-9_-]+)/?", parsed.path)
+        match = re.search(r"/i/([A-Za-z0-9_-]+)/?\Z", parsed.path)
         if not match:
             return None
         raw = match.group(1)

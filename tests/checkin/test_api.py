@@ -60,9 +60,10 @@ def test_403_consultant_of_another_district(api_as, other_consultant, market, in
     assert invitation.state == "issued"
 
 
-def test_404_unknown_market(host_api):
+def test_403_unknown_market(host_api):
+    """§7: a scan's 4xx are 401, 403, 422, 429 — a market that does not exist is no right to it."""
     r = redeem(host_api, 999999, code="ABCD-EFGH")
-    assert r.status_code == 404
+    assert r.status_code == 403 and r.json()["code"] == "market_not_found"
 
 
 @pytest.mark.parametrize("body", [
@@ -183,7 +184,7 @@ def test_sync_malformed_item_gets_its_own_error(host_api, market):
     assert results[1]["error"]["code"] == "invalid"
     assert results[2]["status"] == "ok"
     assert results[3]["error"]["code"] == "scanned_at_in_future"
-    assert results[4]["error"]["status"] == 404
+    assert (results[4]["error"]["status"], results[4]["error"]["code"]) == (403, "market_not_found")
 
 
 def test_sync_item_of_another_district_is_403_item(api_as, consultant, market, other_district):

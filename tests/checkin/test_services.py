@@ -67,8 +67,20 @@ def test_unknown_tokens(market, host, token):
     assert Scan.objects.get().reason == "unknown"
 
 
-def test_url_of_another_host_is_unknown_even_with_a_real_token(market, invitation, host):
-    answer = scan(market, host, token=f"https://evil.example/i/{invitation.token}")
+def test_qr_url_under_a_base_path_or_another_host_scans(market, host, settings):
+    """The server's own QR URLs scan when PUBLIC_BASE_URL has a path; the token decides, not
+    the host (a letter printed under an older base URL still works)."""
+    from events.codes import invitation_url
+
+    settings.PUBLIC_BASE_URL = "https://gemeente.example.nl/markt"
+    a, b = f.invitation(market), f.invitation(market)
+    assert invitation_url(a.token) == f"https://gemeente.example.nl/markt/i/{a.token}"
+    assert scan(market, host, token=invitation_url(a.token))["status"] == "ok"
+    assert scan(market, host, token=f"http://localhost:8000/i/{b.token}")["status"] == "ok"
+
+
+def test_url_without_i_path_is_unknown_even_with_a_real_token(market, invitation, host):
+    answer = scan(market, host, token=f"https://example.nl/letters/{invitation.token}")
     assert answer["reason"] == "unknown"
     invitation.refresh_from_db()
     assert invitation.state == "issued"

@@ -42,7 +42,13 @@ def test_a_token_and_its_qr_url_parse_to_the_token(token):
     assert parse_token(token) == token
     assert parse_token(invitation_url(token)) == token
     assert parse_token(f"  {invitation_url(token)}/ ") == token
-    assert parse_token(f"https://evil.example.org/i/{token}") is None
+    # The token is the secret, not the host or a path before /i/: a letter printed under
+    # another base URL (localhost, a proxy's path prefix) still scans.
+    assert parse_token(f"http://localhost:8000/i/{token}") == token
+    assert parse_token(f"https://gemeente.example.nl/markt/i/{token}?utm=x#top") == token
+    assert parse_token(f"https://example.nl/x/{token}") is None
+    assert parse_token(f"https://example.nl/i/{token}/more") is None
+    assert parse_token(f"ftp://example.nl/i/{token}") is None
 
 
 @given(st.text(max_size=600))
