@@ -71,7 +71,7 @@ def kiosk_visitor(request, payload: VisitorIn):
 
 
 @router.post("kiosk/interests", auth=device_auth,
-             response={200: InterestOut, 401: ErrorOut, 422: ErrorOut, 429: ErrorOut})
+             response={200: InterestOut, 401: ErrorOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut})
 def kiosk_interests(request, payload: InterestIn):
     data = services.InterestIn(token=payload.token, code=payload.code, activities=payload.activities,
                                note=payload.note, warmth=payload.warmth, nonce=payload.nonce)

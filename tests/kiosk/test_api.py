@@ -238,6 +238,9 @@ def test_replayed_nonce_over_the_api(tablet, visitor, activity_ids):
     again = interests(tablet, **body).json()
     assert again == {**first, "replayed": True}
     assert Lead.objects.count() == 1
+    other = interests(tablet, **{**body, "activities": activity_ids[1:2]})
+    assert other.status_code == 409 and other.json()["code"] == "nonce_reused"  # as on check-in
+    assert Lead.objects.count() == 1
 
 
 def test_unknown_codes_get_429_after_the_limit(tablet, activity_ids):
