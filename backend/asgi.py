@@ -16,17 +16,39 @@ django_asgi_app = PooledASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.security.websocket import OriginValidator  # noqa: E402
+
+from django.conf import settings  # noqa: E402
 
 from backend import daphne_tuning, feed  # noqa: E402
 from backend.routing import websocket_urlpatterns  # noqa: E402
 
 daphne_tuning.apply()
 
+
+class BrowserOriginValidator(OriginValidator):
+    """Channels' check of the `Origin` against `ALLOWED_HOSTS`, except that a handshake with no
+    `Origin` header at all is let through. The check is against cross-site websocket hijacking:
+    a page elsewhere opening our socket with the visitor's cookies. Browsers always send
+    `Origin` on a websocket handshake (RFC 6455 §4.1), so only a non-browser client leaves it
+    out, and such a client rides nobody's cookies: it must hold a session of its own, which the
+    consumer then checks as usual. A foreign `Origin`, and `Origin: null`, are refused (403)."""
+
+    def valid_origin(self, parsed_origin):
+        return parsed_origin is None or super().valid_origin(parsed_origin)
+
+
+def _allowed_hosts() -> list[str]:
+    # As channels' AllowedHostsOriginValidator: in DEBUG with no ALLOWED_HOSTS, the local names.
+    if settings.DEBUG and not settings.ALLOWED_HOSTS:
+        return ["localhost", "127.0.0.1", "[::1]"]
+    return settings.ALLOWED_HOSTS
+
+
 router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), _allowed_hosts()),
     }
 )
 

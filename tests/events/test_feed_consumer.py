@@ -46,9 +46,9 @@ def session_cookie(user) -> str:
     return c.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-async def open_feed(market_id: int, *, user=None, since: int | str | None = None, origin: bytes = ORIGIN,
+async def open_feed(market_id: int, *, user=None, since: int | str | None = None, origin: bytes | None = ORIGIN,
                     app=None) -> tuple[WebsocketCommunicator, bool]:
-    headers = [(b"host", b"127.0.0.1:8000"), (b"origin", origin)]
+    headers = [(b"host", b"127.0.0.1:8000")] + ([(b"origin", origin)] if origin is not None else [])
     if user is not None:
         cookie = await database_sync_to_async(session_cookie)(user)
         headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
@@ -294,10 +294,21 @@ async def test_unknown_market_is_closed_4404(coordinator):
     await comm.disconnect()
 
 
-async def test_foreign_origin_is_rejected(head3, consultant):
-    comm, connected = await open_feed(head3.pk, user=consultant, origin=b"https://evil.example")
+@pytest.mark.parametrize("origin", [b"https://evil.example", b"null", b"http://127.0.0.1.evil.example:8000"])
+async def test_foreign_origin_is_rejected(head3, consultant, origin):
+    comm, connected = await open_feed(head3.pk, user=consultant, origin=origin)
     assert not connected
     await comm.disconnect()
+
+
+async def test_no_origin_header_is_a_non_browser_client_and_needs_its_own_session(head3, consultant):
+    """Browsers always send Origin; a client without it (a script, a monitor) rides no cookies."""
+    comm, connected = await open_feed(head3.pk, user=consultant, origin=None, since=3)
+    assert connected and (await receive(comm))["type"] == "hello"
+    await comm.disconnect()
+    anonymous, _ = await open_feed(head3.pk, origin=None)
+    await expect_close(anonymous, consumers.CLOSE_UNAUTHENTICATED)
+    await anonymous.disconnect()
 
 
 async def test_rights_removed_while_connected_close_on_the_next_heartbeat(head3, consultant, district, settings):
