@@ -30,7 +30,7 @@ from events.codes import normalise_code, parse_token
 from events.lead_services import client_public
 from events.models import Client, Invitation, Market
 from events.selectors import invitation_by_token_or_code
-from events.services import invitation_check_in, invitation_issue_bulk
+from events.services import invitation_check_in, invitation_issue_bulk, local_time
 
 # How far a device clock may run ahead of ours before scanned_at is refused (422).
 CLOCK_SKEW = dt.timedelta(seconds=getattr(settings, "VM_SCAN_CLOCK_SKEW_SECONDS", 300))
@@ -109,9 +109,7 @@ def _answer(*, status: str, reason: str | None, message: str, client: Client | N
 def _normalise_scanned_at(scanned_at: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
     if scanned_at is None:
         return None
-    if timezone.is_naive(scanned_at):
-        # A device that sends no offset means local market time (Europe/Amsterdam).
-        scanned_at = timezone.make_aware(scanned_at, timezone.get_default_timezone())
+    scanned_at = local_time(scanned_at)  # a device that sends no offset means local market time
     if scanned_at > now + CLOCK_SKEW:
         raise ScannedAtInFuture(extra={"max_skew_seconds": int(CLOCK_SKEW.total_seconds())})
     return scanned_at

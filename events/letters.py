@@ -138,7 +138,8 @@ def letter_texts(invitation: Invitation) -> dict:
         "facts": [
             (_("Wanneer"), _date(start)),
             (_("Hoe laat"), _("van %(start)s tot %(end)s") % {"start": _time(start), "end": _time(end)}),
-            (_("Waar"), f"{market.venue}, {market.address}"),
+            # A market created over the API without venue and address prints no "Waar" row.
+            *[(_("Waar"), place) for place in [", ".join(p for p in (market.venue, market.address) if p)] if place],
         ],
         "scan": _("Scan de code met de camera van uw telefoon. U ziet dan uw afspraak. "
                   "U kunt daar ook uw taal kiezen."),

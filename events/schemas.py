@@ -19,8 +19,10 @@ class SlotIn(Schema):
 class MarketIn(Schema):
     district: int
     name: str = Field(..., min_length=1, max_length=200)
-    venue: str = Field(..., min_length=1, max_length=200)
-    address: str = Field(..., min_length=1, max_length=300)
+    # Optional: §11 fixes only name, district, starts_at, ends_at; a letter without them prints
+    # no place row. Times without an offset are read as the municipality's time (TIME_ZONE).
+    venue: str = Field("", max_length=200)
+    address: str = Field("", max_length=300)
     starts_at: datetime
     ends_at: datetime
     what_to_bring: str = Field("", max_length=2000)

@@ -17,10 +17,14 @@ from events.codes import new_code, new_token
 from events.models import Client, District, Invitation, Market, TimeSlot
 
 
+def local_time(value: dt.datetime) -> dt.datetime:
+    """A time without an offset is the municipality's local time (settings.TIME_ZONE)."""
+    return timezone.make_aware(value, timezone.get_default_timezone()) if timezone.is_naive(value) else value
+
+
 def market_create(*, district: District, name: str, venue: str, address: str,
                   starts_at: dt.datetime, ends_at: dt.datetime, what_to_bring: str = "") -> Market:
-    if timezone.is_naive(starts_at) or timezone.is_naive(ends_at):
-        raise Invalid("Start and end need a time zone.", code="naive_datetime")
+    starts_at, ends_at = local_time(starts_at), local_time(ends_at)
     if ends_at <= starts_at:
         raise Invalid("The market must end after it starts.", code="ends_before_start")
     with transaction.atomic():
@@ -31,6 +35,7 @@ def market_create(*, district: District, name: str, venue: str, address: str,
 
 
 def timeslot_create(*, market: Market, starts_at: dt.datetime, ends_at: dt.datetime, capacity: int = 50) -> TimeSlot:
+    starts_at, ends_at = local_time(starts_at), local_time(ends_at)
     if ends_at <= starts_at:
         raise Invalid("A time slot must end after it starts.", code="ends_before_start")
     if starts_at < market.starts_at or ends_at > market.ends_at:

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client as DjangoClient
 from django.utils import timezone
 
-from events import services
+from events import letters, services
 from events.models import Client, Invitation, Market
 from tests import factories as f
 from tests.conftest import logged_in
@@ -166,6 +166,24 @@ def test_create_market_validation(coordinator, district):
     r = post(c, "markets", body)
     assert r.status_code == 201
     assert Market.objects.get(pk=r.json()["id"]).slots.count() == 1
+
+
+def test_create_market_with_only_the_fields_the_design_names(coordinator, district):
+    """§11 fixes name, district, starts_at, ends_at: venue and address are optional, and times
+    without an offset are the municipality's local time (Europe/Amsterdam)."""
+    c = logged_in(coordinator)
+    r = post(c, "markets", {"district": district.pk, "name": "Markt Noord",
+                            "starts_at": "2027-03-02T10:00:00", "ends_at": "2027-03-02T15:00:00",
+                            "slots": [{"starts_at": "2027-03-02T10:00:00", "ends_at": "2027-03-02T12:00:00"}]})
+    assert r.status_code == 201, r.json()
+    body = r.json()
+    assert (body["venue"], body["address"], body["state"]) == ("", "", "planned")
+    assert body["starts_at"] == "2027-03-02T10:00:00+01:00"  # Amsterdam, winter time
+    market = Market.objects.get(pk=body["id"])
+    assert market.slots.get().starts_at == market.starts_at
+    invitation = f.invitation(market)
+    text = letters.letter_texts(invitation)  # no "Waar" row with an empty place
+    assert all(label != "Waar" for label, _value in text["facts"])
 
 
 def test_open_closed_market_is_409(coordinator, district):
