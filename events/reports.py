@@ -4,7 +4,8 @@ Definitions (the same on the page, in the JSON and in the CSV):
 
 - invited: invitations of the market that were sent (not walk-ins), not revoked;
 - attended: invited clients who checked in; attendance_rate = attended / invited (0..1);
-- walk_ins: clients checked in without a prior invitation;
+- walk_ins: clients checked in without a prior invitation; attendance: everyone who checked
+  in (attended + walk_ins);
 - excused: cancelled in time with a reason; no_shows: still `issued` when the market closed;
 - still_expected: `issued` while the market is not closed yet;
 - leads: by state; agreements: current agreement versions (a changed agreement counts once),
@@ -36,7 +37,7 @@ EXEMPTION_CATEGORIES = [c for c, _label in Exemption.Category.choices]
 
 CSV_COLUMNS = (
     ["market_id", "market", "district", "date", "state", "invited", "attended", "attendance_rate", "walk_ins",
-     "excused", "no_shows", "still_expected", "revoked", "leads_total"]
+     "attendance", "excused", "no_shows", "still_expected", "revoked", "leads_total"]
     + [f"leads_{s}" for s in LEAD_STATES]
     + ["agreements", "agreements_formalised", "clients_with_agreement", "hours_agreed", "capacity_overrides",
        "exemptions_total"]
@@ -47,7 +48,8 @@ CSV_COLUMNS = (
 
 def _empty_figures() -> dict:
     return {
-        "invited": 0, "attended": 0, "attendance_rate": 0.0, "walk_ins": 0, "excused": 0, "no_shows": 0,
+        "invited": 0, "attended": 0, "attendance_rate": 0.0, "walk_ins": 0, "attendance": 0, "excused": 0,
+        "no_shows": 0,
         "still_expected": 0, "revoked": 0,
         "leads": {"total": 0, **{s: 0 for s in LEAD_STATES}},
         "agreements": 0, "agreements_formalised": 0, "clients_with_agreement": 0, "hours_agreed": 0.0,
@@ -109,6 +111,7 @@ def _figures(*, market_ids: list[int], extra_agreements: Q | None = None) -> dic
                 .annotate(n=Count("pk"))):
         out[row["previous__market_id"]]["follow_up_summons"] += row["n"]
     for fig in out.values():
+        fig["attendance"] = fig["attended"] + fig["walk_ins"]
         fig["attendance_rate"] = round(fig["attended"] / fig["invited"], 4) if fig["invited"] else 0.0
         fig["hours_agreed"] = round(fig["hours_agreed"], 1)
     return out
@@ -135,8 +138,13 @@ def _market_row(market: Market) -> dict:
 
 
 def market_report(*, market: Market) -> dict:
+    """The market's row and all its figures; the five §11 names (attendance, no-shows, excused,
+    leads, agreements) also at the top level, as plain counts."""
     figures = _figures(market_ids=[market.pk])[market.pk]
-    return {"market": _market_row(market), "figures": figures, "generated_at": timezone.now().isoformat()}
+    return {"market": _market_row(market),
+            "attendance": figures["attendance"], "no_shows": figures["no_shows"], "excused": figures["excused"],
+            "leads": figures["leads"]["total"], "agreements": figures["agreements"],
+            "figures": figures, "generated_at": timezone.now().isoformat()}
 
 
 def period_validate(*, date_from: dt.date | None, date_to: dt.date | None) -> tuple[dt.date, dt.date]:
@@ -178,7 +186,7 @@ def district_report(*, district: District, date_from: dt.date | None, date_to: d
 def _csv_row(market_row: dict | None, fig: dict, *, label: str = "") -> list:
     m = market_row or {"id": "", "name": label, "district": "", "date": "", "state": ""}
     return ([m["id"], m["name"], m["district"], m["date"], m["state"], fig["invited"], fig["attended"],
-             f"{fig['attendance_rate']:.4f}", fig["walk_ins"], fig["excused"], fig["no_shows"],
+             f"{fig['attendance_rate']:.4f}", fig["walk_ins"], fig["attendance"], fig["excused"], fig["no_shows"],
              fig["still_expected"], fig["revoked"], fig["leads"]["total"]]
             + [fig["leads"][s] for s in LEAD_STATES]
             + [fig["agreements"], fig["agreements_formalised"], fig["clients_with_agreement"],

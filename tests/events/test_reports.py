@@ -59,6 +59,7 @@ def test_market_figures(scenario):
     assert (fig["invited"], fig["attended"], fig["walk_ins"], fig["excused"], fig["no_shows"], fig["revoked"],
             fig["still_expected"]) == (9, 6, 1, 1, 2, 1, 0)
     assert fig["attendance_rate"] == round(6 / 9, 4)
+    assert fig["attendance"] == 7  # everyone who checked in: 6 invited + 1 walk-in
     assert fig["leads"] == {"total": 6, "new": 1, "claimed": 1, "agreement": 2, "exemption": 1, "follow_up": 0,
                             "declined": 1}
     assert (fig["agreements"], fig["agreements_formalised"], fig["clients_with_agreement"]) == (3, 1, 3)
@@ -69,6 +70,8 @@ def test_market_figures(scenario):
 def test_market_report_api_and_csv(api_as, consultant, coordinator, other_consultant, host, scenario):
     r = api_as(consultant).get(f"/api/v1/markets/{scenario.pk}/report")
     assert r.status_code == 200 and r.json()["figures"]["attended"] == 6
+    top = {k: r.json()[k] for k in ("attendance", "no_shows", "excused", "leads", "agreements")}
+    assert top == {"attendance": 7, "no_shows": 2, "excused": 1, "leads": 6, "agreements": 3}  # §11's names
     assert api_as(coordinator).get(f"/api/v1/markets/{scenario.pk}/report").status_code == 200
     assert api_as(other_consultant).get(f"/api/v1/markets/{scenario.pk}/report").status_code == 403
     assert api_as(host).get(f"/api/v1/markets/{scenario.pk}/report").status_code == 403
@@ -81,6 +84,7 @@ def test_market_report_api_and_csv(api_as, consultant, coordinator, other_consul
                            "attendance_rate"]
     row = dict(zip(rows[0], rows[1]))
     assert (row["invited"], row["attended"], row["no_shows"], row["excused"]) == ("9", "6", "2", "1")
+    assert (row["attendance"], row["leads_total"], row["agreements"]) == ("7", "6", "3")
     assert row["hours_agreed"] == "17.0" and row["exemptions_care"] == "1" and row["leads_agreement"] == "2"
     assert len(rows) == 2
 
