@@ -219,7 +219,7 @@ def checkin_redeem(*, market: Market, request: ScanRequest, user=None, ip: str |
         method = Scan.Method.CODE
         value = normalise_code(request.code)
         shown = value or request.code.strip().upper()
-    fingerprint = _fingerprint(market.pk, method, shown, getattr(user, "pk", None))
+    fingerprint = _fingerprint(market.pk, method, shown)
 
     now = timezone.now()
     idents = _rate_idents(user, ip)
@@ -342,7 +342,7 @@ def walk_in_register(*, market: Market, req: WalkInRequest, user=None) -> dict:
         raise Invalid(f"A nonce of 1 to {NONCE_MAX} characters is required.", code="invalid_nonce")
     fingerprint = _fingerprint(market.pk, Scan.Method.WALK_IN, req.client_id,
                                (req.client_number or "").strip().upper(), (req.given_name or "").strip(),
-                               (req.family_name or "").strip(), getattr(user, "pk", None))
+                               (req.family_name or "").strip())
     replay = _replay(req.nonce, fingerprint)
     if replay is not None:
         return replay

@@ -162,6 +162,17 @@ def test_nonce_reused_with_another_token_is_refused(market, host):
     assert b.state == "issued" and Scan.objects.count() == 1
 
 
+def test_a_queued_scan_resent_by_the_next_user_is_a_replay(market, invitation, host, coordinator):
+    """Shift change on one phone: the offline queue (per market, not per user) re-sends a scan
+    the server already holds under the next user's session. §7: the same nonce returns the
+    first answer; the stored scan keeps the user who made it."""
+    n = nonce()
+    first = scan(market, host, token=invitation.token, nonce=n)
+    again = scan(market, coordinator, token=invitation.token, nonce=n)
+    assert again == {**first, "replayed": True}
+    assert Scan.objects.get().user == host and checkins(market) == 1
+
+
 def test_nonce_reused_for_another_market_is_refused(market, invitation, host, district):
     other = f.market(district, state="open")
     n = nonce()
