@@ -326,9 +326,32 @@ def _walk_in_client(*, market: Market, req: WalkInRequest) -> tuple[Client, bool
     family = (req.family_name or "").strip()
     if not given or not family:
         raise Invalid(_("Vul de voornaam en de achternaam in."), code="name_required")
+    if number is None:
+        found = _walk_in_by_name(market=market, given=given, family=family)
+        if found is not None:
+            return found, False
     client = Client.objects.create(client_number=number or _new_walk_in_number(), given_name=given,
                                    family_name=family, language=req.language, district_id=district_id)
     return client, True
+
+
+def _walk_in_by_name(*, market: Market, given: str, family: str) -> Client | None:
+    """§7 "found by client number or name": without a client number, the district's client with
+    exactly this given and family name (case and outer spaces aside). Several namesakes: the one
+    summoned to this market, if only one is — a summoned client who forgot the letter must get
+    their own invitation checked in, not a duplicate record and a no-show at closing; otherwise
+    409 `client_ambiguous` (search and pick, or give the client number)."""
+    namesakes = list(Client.objects.filter(district_id=market.district_id, pseudonymised_at__isnull=True,
+                                           given_name__iexact=given, family_name__iexact=family)
+                     .order_by("pk")[:50])
+    if len(namesakes) > 1:
+        summoned = set(Invitation.objects.filter(market=market, client__in=namesakes, walk_in=False)
+                       .exclude(state=Invitation.State.REVOKED).values_list("client_id", flat=True))
+        namesakes = [c for c in namesakes if c.pk in summoned] if len(summoned) == 1 else namesakes
+    if len(namesakes) > 1:
+        raise Conflict(_("Er zijn meer mensen met deze naam. Zoek de persoon en kies de juiste, "
+                         "of vul het klantnummer in."), code="client_ambiguous", extra={"count": len(namesakes)})
+    return namesakes[0] if namesakes else None
 
 
 def walk_in_register(*, market: Market, req: WalkInRequest, user=None) -> dict:

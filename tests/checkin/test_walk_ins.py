@@ -82,6 +82,38 @@ def test_walk_in_creates_a_new_client(host_api, market):
     assert "INLOOP" not in str(body)
 
 
+def test_walk_in_by_name_finds_the_summoned_client_without_letter(host_api, market, known):
+    """§7 "found by client number or name": no duplicate record, and the client's own
+    invitation is checked in (so it does not become a no-show at closing)."""
+    inv = f.invitation(market, known)
+    body = walk_in(host_api, market, given_name=" mohamed ", family_name="EL AMRANI").json()
+    assert (body["status"], body["created_client"], body["client_id"]) == ("ok", False, known.pk)
+    assert body["invitation"]["id"] == inv.pk
+    inv.refresh_from_db()
+    assert inv.state == "checked_in" and Client.objects.count() == 1
+
+
+def test_walk_in_by_name_finds_a_district_client_who_just_comes(host_api, market, known, other_district):
+    f.client(other_district, given="Mohamed", family="El Amrani")  # another district does not count
+    body = walk_in(host_api, market, given_name="Mohamed", family_name="El Amrani").json()
+    assert (body["status"], body["created_client"], body["client_id"]) == ("ok", False, known.pk)
+    assert Invitation.objects.get(market=market, client=known).walk_in
+
+
+def test_walk_in_by_name_among_namesakes(host_api, market, known, district):
+    twin = f.client(district, given="Mohamed", family="El Amrani")
+    r = walk_in(host_api, market, given_name="Mohamed", family_name="El Amrani")
+    assert r.status_code == 409 and r.json()["code"] == "client_ambiguous" and r.json()["extra"] == {"count": 2}
+    assert not Invitation.objects.exists() and Client.objects.count() == 2
+    f.invitation(market, twin)  # only one of them is summoned here: that one
+    body = walk_in(host_api, market, given_name="Mohamed", family_name="El Amrani").json()
+    assert (body["status"], body["client_id"]) == ("ok", twin.pk)
+    # with a client number the number decides, not the name
+    body = walk_in(host_api, market, client_number="R1234567", given_name="Mohamed",
+                   family_name="El Amrani").json()
+    assert body["client_id"] == known.pk
+
+
 def test_walk_in_with_a_new_client_number(api_as, consultant, market):
     body = walk_in(api_as(consultant), market, client_number="R7654321", given_name="Jan",
                    family_name="Jansen").json()
