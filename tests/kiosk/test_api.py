@@ -125,6 +125,10 @@ def test_a_device_never_reaches_user_endpoints(tablet, market, device):
         assert tablet.get(f"/api/v1/{path}").status_code == 401, path
     assert post(tablet, f"devices/{device.pk}/revoke", {}).status_code == 401
     assert post(tablet, "auth/logout", {}).status_code == 401
+    # an organisation tablet checks nobody in (docs/checkin.md, "Who scans")
+    scan = {"market": market.pk, "code": "ABCD-EFGH", "nonce": new_nonce()}
+    assert post(tablet, "checkin/redeem", scan).status_code == 401
+    assert post(tablet, "checkin/sync", {"scans": [scan]}).status_code == 401
 
 
 def test_revoked_device_gets_401_at_once(api_as, coordinator, tablet, device, market, visitor, activity_ids):
