@@ -20,7 +20,7 @@ from channels.security.websocket import OriginValidator  # noqa: E402
 
 from django.conf import settings  # noqa: E402
 
-from backend import daphne_tuning, feed  # noqa: E402
+from backend import daphne_tuning, feed, heap  # noqa: E402
 from backend.routing import websocket_urlpatterns  # noqa: E402
 
 daphne_tuning.apply()
@@ -51,6 +51,9 @@ router = ProtocolTypeRouter(
         "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), _allowed_hosts()),
     }
 )
+
+
+heap.settle()  # last: everything above is loaded for good (backend/heap.py)
 
 
 async def application(scope, receive, send):
