@@ -114,6 +114,8 @@ def letter_texts(invitation: Invitation) -> dict:
     deadline = start - dt.timedelta(hours=settings.VM_CANCEL_DEADLINE_HOURS)
     phone = settings.VM_MUNICIPALITY_PHONE
     previous = invitation.previous if invitation.previous_id else None
+    # A market created over the API without venue and address prints no "Waar" row.
+    place = ", ".join(part for part in (market.venue, market.address) if part)
     # The market's own list is typed by the coordinator in Dutch: Dutch letters use it, other
     # languages get the standard (translated) list.
     bring = []
@@ -138,9 +140,7 @@ def letter_texts(invitation: Invitation) -> dict:
         "facts": [
             (_("Wanneer"), _date(start)),
             (_("Hoe laat"), _("van %(start)s tot %(end)s") % {"start": _time(start), "end": _time(end)}),
-            # A market created over the API without venue and address prints no "Waar" row.
-            *[(_("Waar"), place) for place in [", ".join(p for p in (market.venue, market.address) if p)] if place],
-        ],
+        ] + ([(_("Waar"), place)] if place else []),
         "scan": _("Scan de code met de camera van uw telefoon. U ziet dan uw afspraak. "
                   "U kunt daar ook uw taal kiezen."),
         "no_camera": _("Geen telefoon met camera? Ga naar dit adres:"),

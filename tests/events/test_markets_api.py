@@ -182,8 +182,11 @@ def test_create_market_with_only_the_fields_the_design_names(coordinator, distri
     market = Market.objects.get(pk=body["id"])
     assert market.slots.get().starts_at == market.starts_at
     invitation = f.invitation(market)
-    text = letters.letter_texts(invitation)  # no "Waar" row with an empty place
-    assert all(label != "Waar" for label, _value in text["facts"])
+    # when and what time, but no "where" row with an empty place
+    assert len(letters.letter_texts(invitation)["facts"]) == 2
+    Market.objects.filter(pk=market.pk).update(venue="Buurthuis De Ster")
+    invitation = Invitation.objects.select_related("market", "client", "slot").get(pk=invitation.pk)
+    assert letters.letter_texts(invitation)["facts"][2][1] == "Buurthuis De Ster"
 
 
 def test_open_closed_market_is_409(coordinator, district):
