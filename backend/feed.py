@@ -106,6 +106,37 @@ async def _send(market_id: int, message: dict) -> None:
 
 
 def ring(market_id: int, message: dict) -> None:
+    _dispatch(_send, market_id, message)
+
+
+# Every process's feed subscriptions also listen here (events.feed_fanout): "these users' rights
+# may have ended, check their sockets now".
+RIGHTS_GROUP = "feed.rights"
+
+
+def rights_changed(*, user_ids=None) -> None:
+    """Someone's right to follow market feeds may have ended — a role or a district taken away,
+    an account deactivated or deleted, a session ended. After commit, every process checks the
+    open feed sockets of these users at once (`user_ids=None`: every socket) and closes those
+    that lost their right (4403/4401), instead of at their next heartbeat (up to
+    VM_FEED_HEARTBEAT_SECONDS later, which remains the safety net when this message is lost)."""
+    users = None if user_ids is None else sorted({int(pk) for pk in user_ids})
+    if users == []:
+        return
+    message = {"type": "feed.recheck", "users": users}
+    transaction.on_commit(lambda: _dispatch(_send_rights, message))
+
+
+async def _send_rights(message: dict) -> None:
+    try:
+        await get_channel_layer().group_send(RIGHTS_GROUP, message)
+    except Exception:  # the heartbeat re-checks anyway
+        log.exception("feed rights message failed")
+
+
+def _dispatch(send, *args) -> None:
+    """Run the async `send(*args)` on the server's loop without waiting for it (from a request
+    thread, call_soon_threadsafe); without a running server loop, synchronously."""
     loop = _server_loop
     if loop is not None and loop.is_running() and not loop.is_closed():
         try:
@@ -113,8 +144,8 @@ def ring(market_id: int, message: dict) -> None:
         except RuntimeError:
             current = None
         if current is loop:
-            loop.create_task(_send(market_id, message))
+            loop.create_task(send(*args))
         else:
-            loop.call_soon_threadsafe(lambda: loop.create_task(_send(market_id, message)))
+            loop.call_soon_threadsafe(lambda: loop.create_task(send(*args)))
         return
-    async_to_sync(_send)(market_id, message)
+    async_to_sync(send)(*args)

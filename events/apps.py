@@ -14,3 +14,7 @@ class EventsConfig(AppConfig):
         from events import admin_access
 
         admin_access.connect()
+
+        from events import feed_rights
+
+        feed_rights.connect()

@@ -387,6 +387,20 @@ class MarketFeedConsumer(AsyncWebsocketConsumer):
             log.exception("feed heartbeat for market %s failed", self.market_id)
             await self._close(CLOSE_SERVER_ERROR)
 
+    async def recheck(self) -> None:
+        """This user's rights changed somewhere (events.feed_fanout): check them now rather than
+        at the next heartbeat, and close the socket if they ended."""
+        if self.closed:
+            return
+        try:
+            access, _head = await database_sync_to_async(_heartbeat_read)(
+                self.user_id, self.session_key, self.market_id)
+        except Exception:  # the heartbeat checks again
+            log.exception("feed rights re-check for market %s failed", self.market_id)
+            return
+        if access != ACCESS_OK:
+            await self._close(ACCESS_CLOSE_CODES[access])
+
     async def _send(self, message: dict) -> None:
         if not self.closed:
             await self.send(text_data=_dumps(message))

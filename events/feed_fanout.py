@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 
-from backend.feed import group_name
+from backend.feed import RIGHTS_GROUP, group_name
 
 log = logging.getLogger(__name__)
 
@@ -145,11 +145,13 @@ class Subscription:
         self.hold_timer: asyncio.TimerHandle | None = None
         self.give_up_task: asyncio.Task | None = None
         self.order_lock = asyncio.Lock()
+        self.rechecks: set[asyncio.Task] = set()
 
     async def _join(self) -> None:
         if self.channel is None:
             self.channel = await self.layer.new_channel()
         await self.layer.group_add(self.group, self.channel)
+        await self.layer.group_add(RIGHTS_GROUP, self.channel)  # backend.feed.rights_changed
 
     async def start(self) -> None:
         try:
@@ -185,6 +187,18 @@ class Subscription:
                 continue
             if message.get("type") == "feed.entry":
                 await self.deliver(message)
+            elif message.get("type") == "feed.recheck":
+                self.recheck(message.get("users"))
+
+    def recheck(self, users: list[int] | None) -> None:
+        """Rights changed (backend.feed.rights_changed): the local sockets of these users (None:
+        all) check theirs now, each in a task of its own, so doorbells are not held up."""
+        wanted = None if users is None else set(users)
+        for consumer in tuple(self.consumers):
+            if wanted is None or consumer.user_id in wanted:
+                task = asyncio.create_task(consumer.recheck())
+                self.rechecks.add(task)
+                task.add_done_callback(self.rechecks.discard)
 
     async def _refresh(self) -> None:
         interval = max(float(settings.VM_FEED_HEARTBEAT_SECONDS), 0.1)
@@ -258,10 +272,7 @@ class Subscription:
         self.closed = True
         if self.hold_timer is not None:
             self.hold_timer.cancel()
-        for task in (self.reader, self.refresher, self.give_up_task):
-            if task is not None:
-                task.cancel()
-        for task in (self.reader, self.refresher, self.give_up_task):
+        for task in (self.reader, self.refresher, self.give_up_task, *self.rechecks):
             if task is not None:
                 task.cancel()
         for task in (self.reader, self.refresher):
@@ -269,8 +280,9 @@ class Subscription:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         if self.channel is not None and self.ready.done() and not self.ready.exception():
-            with contextlib.suppress(Exception):
-                await self.layer.group_discard(self.group, self.channel)
+            for group in (self.group, RIGHTS_GROUP):
+                with contextlib.suppress(Exception):
+                    await self.layer.group_discard(group, self.channel)
 
 
 def _forget(sub: Subscription) -> None:

@@ -47,10 +47,11 @@ def session_cookie(user) -> str:
 
 
 async def open_feed(market_id: int, *, user=None, since: int | str | None = None, origin: bytes | None = ORIGIN,
-                    app=None) -> tuple[WebsocketCommunicator, bool]:
+                    app=None, cookie: str | None = None) -> tuple[WebsocketCommunicator, bool]:
     headers = [(b"host", b"127.0.0.1:8000")] + ([(b"origin", origin)] if origin is not None else [])
-    if user is not None:
+    if user is not None and cookie is None:
         cookie = await database_sync_to_async(session_cookie)(user)
+    if cookie is not None:
         headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
     path = f"/ws/markets/{market_id}/feed/" + (f"?since={since}" if since is not None else "")
     comm = WebsocketCommunicator(app or router, path, headers=headers)
@@ -351,6 +352,54 @@ async def test_role_taken_away_or_logout_closes_the_stream(head3, district, sett
         await expect_close(comm, consumers.CLOSE_UNAUTHENTICATED)
     finally:
         await comm.disconnect()
+
+
+async def test_rights_that_end_close_the_stream_at_once_not_at_the_heartbeat(head3, district, settings):
+    """backend.feed.rights_changed: a district or a role taken away, the account deactivated, a
+    logout close that user's sockets at once; the heartbeat (60 s here) is only the safety net.
+    Another user's socket stays open and keeps receiving."""
+    settings.VM_FEED_HEARTBEAT_SECONDS = 60
+
+    def logged_in_consultant(name):
+        user = f.user(name, CONSULTANT, districts=(district,))
+        http = DjangoClient()
+        http.force_login(user)
+        return user, http
+
+    async def following(name):
+        user, http = await database_sync_to_async(logged_in_consultant)(name)
+        comm, connected = await open_feed(head3.pk, cookie=http.cookies[settings.SESSION_COOKIE_NAME].value,
+                                          since=3)
+        assert connected and (await receive(comm))["type"] == "hello"
+        return user, http, comm
+
+    def deactivate(user, _http):
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+
+    def log_out(_user, http):
+        assert http.post("/api/v1/auth/logout").status_code in (200, 204)
+
+    ends = [
+        (lambda user, _http: district.consultants.remove(user), consumers.CLOSE_FORBIDDEN),
+        (lambda user, _http: user.districts.clear(), consumers.CLOSE_FORBIDDEN),
+        (lambda user, _http: user.groups.clear(), consumers.CLOSE_FORBIDDEN),
+        (deactivate, consumers.CLOSE_UNAUTHENTICATED),
+        (log_out, consumers.CLOSE_UNAUTHENTICATED),
+    ]
+    _bystander, _http, watching = await following("c_stays")
+    try:
+        for i, (end, code) in enumerate(ends):
+            user, http, comm = await following(f"c_ends_{i}")
+            try:
+                await database_sync_to_async(end)(user, http)
+                await expect_close(comm, code)  # within TIMEOUT (3 s), not the 60 s heartbeat
+            finally:
+                await comm.disconnect()
+        await append(head3.pk)
+        assert (await receive(watching))["seq"] == 4  # still open, still live
+    finally:
+        await watching.disconnect()
 
 
 async def test_host_with_role_change_is_noticed(head3, district, settings):

@@ -73,3 +73,22 @@ async def test_the_doorbell_really_travels_through_redis(two_processes, market, 
     message = await server.receive(channel)
     assert message == {"type": "feed.entry", "entry": {"seq": 1}}
     await server.group_discard(feed.group_name(market.pk), channel)
+
+
+async def test_rights_that_end_in_one_process_close_the_socket_in_the_other(two_processes, market, district,
+                                                                             consultant):
+    """backend.feed.rights_changed travels through Redis too: the district is taken away in
+    process A, and B closes the consultant's socket at once (the heartbeat is 60 s here)."""
+    from events.consumers import CLOSE_FORBIDDEN
+    from tests.events.test_feed_consumer import expect_close
+
+    app, _writer, _server = two_processes
+    head = await database_sync_to_async(feed.feed_head)(market_id=market.pk)
+    comm, connected = await open_feed(market.pk, user=consultant, since=head, app=app)
+    assert connected
+    try:
+        assert (await receive(comm))["type"] == "hello"
+        await database_sync_to_async(district.consultants.remove)(consultant)
+        await expect_close(comm, CLOSE_FORBIDDEN)
+    finally:
+        await comm.disconnect()
