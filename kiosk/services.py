@@ -313,8 +313,10 @@ def interest_register(*, device: Device, data: InterestIn) -> dict:
                 result = _outcome(reason)
             else:
                 client = client_public(invitation.client)
+                # No ordering (Activity's default joins the organisation to sort by its name):
+                # lead_upsert orders them itself.
                 activities = list(Activity.objects.filter(pk__in=data.activities, active=True,
-                                                          organisation_id=stand.organisation_id))
+                                                          organisation_id=stand.organisation_id).order_by())
                 if len(activities) != len(data.activities):
                     result = _outcome(ACTIVITY_NOT_AT_STAND, client=client)
                 else:
