@@ -48,13 +48,18 @@ async def two_processes(monkeypatch, settings):
     await server.close_pools()
 
 
-async def test_entry_through_one_layer_reaches_a_socket_on_the_other(two_processes, market, consultant):
-    app, writer, server = two_processes
+async def follow_on_process_b(app, market, user):
+    """A socket served by process B, from the current head, past its hello."""
     head = await database_sync_to_async(feed.feed_head)(market_id=market.pk)
-    comm, connected = await open_feed(market.pk, user=consultant, since=head, app=app)
-    assert connected
+    comm, connected = await open_feed(market.pk, user=user, since=head, app=app)
+    assert connected and (await receive(comm))["type"] == "hello"
+    return comm
+
+
+async def test_entry_through_one_layer_reaches_a_socket_on_the_other(two_processes, market, consultant):
+    app, _writer, _server = two_processes
+    comm = await follow_on_process_b(app, market, consultant)
     try:
-        assert (await receive(comm))["type"] == "hello"
         assert await comm.receive_nothing(0.1)
         seqs = await append(market.pk, 3)
         assert await receive_entries(comm, 3) == seqs
@@ -83,11 +88,8 @@ async def test_rights_that_end_in_one_process_close_the_socket_in_the_other(two_
     from tests.events.test_feed_consumer import expect_close
 
     app, _writer, _server = two_processes
-    head = await database_sync_to_async(feed.feed_head)(market_id=market.pk)
-    comm, connected = await open_feed(market.pk, user=consultant, since=head, app=app)
-    assert connected
+    comm = await follow_on_process_b(app, market, consultant)
     try:
-        assert (await receive(comm))["type"] == "hello"
         await database_sync_to_async(district.consultants.remove)(consultant)
         await expect_close(comm, CLOSE_FORBIDDEN)
     finally:
