@@ -16,9 +16,7 @@ django_asgi_app = PooledASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import OriginValidator  # noqa: E402
-
-from django.conf import settings  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator, OriginValidator  # noqa: E402
 
 from backend import daphne_tuning, feed, heap  # noqa: E402
 from backend.routing import websocket_urlpatterns  # noqa: E402
@@ -38,17 +36,13 @@ class BrowserOriginValidator(OriginValidator):
         return parsed_origin is None or super().valid_origin(parsed_origin)
 
 
-def _allowed_hosts() -> list[str]:
-    # As channels' AllowedHostsOriginValidator: in DEBUG with no ALLOWED_HOSTS, the local names.
-    if settings.DEBUG and not settings.ALLOWED_HOSTS:
-        return ["localhost", "127.0.0.1", "[::1]"]
-    return settings.ALLOWED_HOSTS
-
-
 router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), _allowed_hosts()),
+        "websocket": BrowserOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+            # channels' own list: ALLOWED_HOSTS (the local names in DEBUG when it is empty)
+            AllowedHostsOriginValidator(None).allowed_origins),
     }
 )
 

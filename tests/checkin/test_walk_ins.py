@@ -1,6 +1,7 @@
 """Walk-ins: find by number or name within the district, or create; check in at once; privacy."""
 
 import pytest
+from django.utils import timezone
 
 from backend.models import FeedEntry
 from checkin.models import Scan
@@ -93,8 +94,9 @@ def test_walk_in_by_name_finds_the_summoned_client_without_letter(host_api, mark
     assert inv.state == "checked_in" and Client.objects.count() == 1
 
 
-def test_walk_in_by_name_finds_a_district_client_who_just_comes(host_api, market, known, other_district):
+def test_walk_in_by_name_finds_a_district_client_who_just_comes(host_api, market, known, other_district, district):
     f.client(other_district, given="Mohamed", family="El Amrani")  # another district does not count
+    f.client(district, given="Mohamed", family="El Amrani", pseudonymised_at=timezone.now())  # nor a past record
     body = walk_in(host_api, market, given_name="Mohamed", family_name="El Amrani").json()
     assert (body["status"], body["created_client"], body["client_id"]) == ("ok", False, known.pk)
     assert Invitation.objects.get(market=market, client=known).walk_in
