@@ -68,7 +68,12 @@ def handle_database_unavailable(request, exc):
 
 @api.exception_handler(HttpError)
 def handle_http_error(request, exc: HttpError):
-    code = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
+    if exc.status_code == 400:
+        # ninja's one 400: a body it cannot parse (not JSON, broken JSON). DESIGN.md §7 answers
+        # a malformed body with 422, as it does a body of the wrong shape; same code, same form.
+        return _error(request, 422, "The request body is not valid JSON.", "invalid",
+                      {"errors": [{"type": "json_invalid", "loc": ["body"], "msg": "not valid JSON"}]})
+    code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
         exc.status_code, "error")
     return _error(request, exc.status_code, str(exc), code)
 

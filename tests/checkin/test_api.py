@@ -89,7 +89,8 @@ def test_malformed_is_422(host_api, market, body):
 
 def test_not_json_is_422(host_api):
     r = host_api.post("/api/v1/checkin/redeem", "{nope", content_type="application/json")
-    assert r.status_code in (400, 422)
+    assert r.status_code == 422 and r.json()["code"] == "invalid"
+    assert Scan.objects.count() == 0
 
 
 def test_over_long_body_is_422(host_api, market):
