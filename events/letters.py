@@ -38,6 +38,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from events import qr
+from events.client_services import cancel_deadline
 from events.codes import invitation_url
 from events.models import Invitation
 
@@ -111,7 +112,7 @@ def letter_texts(invitation: Invitation) -> dict:
     client, market, slot = invitation.client, invitation.market, invitation.slot
     start = slot.starts_at if slot else market.starts_at
     end = slot.ends_at if slot else market.ends_at
-    deadline = start - dt.timedelta(hours=settings.VM_CANCEL_DEADLINE_HOURS)
+    deadline = cancel_deadline(market)  # the market's start, as the client page and the server count
     phone = settings.VM_MUNICIPALITY_PHONE
     previous = invitation.previous if invitation.previous_id else None
     # A market created over the API without venue and address prints no "Waar" row.

@@ -138,6 +138,27 @@ def test_letter_in_english_and_fallback_to_dutch(market):
     assert PdfReader(io.BytesIO(data)).trailer["/Root"]["/Lang"] == letters.letter_language("ar")
 
 
+def test_letter_cancel_deadline_is_the_one_the_page_and_server_use(district):
+    """A later time slot does not move the deadline: the letter names the same moment the client
+    page shows and `cancel_deadline` enforces (market start − VM_CANCEL_DEADLINE_HOURS)."""
+    import datetime as dt
+
+    from events.client_services import cancel_deadline
+
+    market = f.market(district, state="planned", starts_in_hours=24 * 7)
+    slot = services.timeslot_create(market=market, starts_at=market.starts_at + dt.timedelta(hours=3),
+                                    ends_at=market.starts_at + dt.timedelta(hours=4))
+    inv = f.invitation(market)
+    Invitation.objects.filter(pk=inv.pk).update(slot=slot)
+    inv = letters.letters_select(Invitation.objects.filter(pk=inv.pk)).get()
+    deadline = cancel_deadline(market)
+    texts = letters.letter_texts(inv)
+    assert f"{letters._date(deadline)} om {letters._time(deadline)}" in texts["cancel"]
+    slot_based = slot.starts_at - (market.starts_at - deadline)
+    assert letters._time(slot_based) != letters._time(deadline)
+    assert f"om {letters._time(slot_based)}" not in texts["cancel"]
+
+
 def test_follow_up_letter_says_why(district):
     first = f.market(district, state="open")
     f.invitation(first)
