@@ -1,7 +1,11 @@
 """Profile a hot path in-process: the real ASGI application, no sockets, no load generator.
 
     .venv/bin/python bench/profile_hot.py redeem  [--n 1000] [--concurrency 16] [--profile]
-    .venv/bin/python bench/profile_hot.py healthz|bare|repeat|kiosk
+    .venv/bin/python bench/profile_hot.py healthz|bare|repeat|kiosk|service
+
+`service` calls checkin.services.checkin_redeem directly (market and user already loaded): no
+ASGI, no request, no authentication, no JSON. It is the floor of any way into the redeem — what
+a route outside Django and ninja could at best reach.
 
 Seeds a temporary SQLite database (migrate + seed_demo, as the suite does), imports
 backend.asgi in this process (DEBUG=0) and drives N requests through the ASGI callable with C
@@ -105,9 +109,40 @@ def kiosk_setup(market) -> list[tuple[int, list[int], dict]]:
     return tablets
 
 
+def run_service(market, tokens: list[str], profile: bool) -> None:
+    """The redeem service alone, one call after the other on this thread; the feed's doorbell
+    goes to the loop as under the server."""
+    from django.contrib.auth import get_user_model  # noqa: PLC0415
+
+    from checkin import services  # noqa: PLC0415
+
+    user = get_user_model().objects.get(username="host")
+    scans = [services.ScanRequest(market_id=market.pk, nonce=uuid.uuid4().hex, token=t) for t in tokens]
+    for scan in scans[:50]:  # warm up
+        services.checkin_redeem(market=market, request=scan, user=user, ip="127.0.0.1")
+    scans = scans[50:]
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler  # noqa: PLC0415
+        profiler = Profiler(async_mode="disabled")
+        profiler.start()
+    outcomes: dict[str, int] = {}
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    for scan in scans:
+        answer = services.checkin_redeem(market=market, request=scan, user=user, ip="127.0.0.1")
+        key = answer["reason"] or "ok"
+        outcomes[key] = outcomes.get(key, 0) + 1
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+    if profiler:
+        profiler.stop()
+        print(profiler.output_text(unicode=False, color=False, show_all=False))
+    print(f"service: {len(scans)} redeems in {wall:.2f}s = {len(scans) / wall:.0f}/s; "
+          f"CPU {1000 * cpu / len(scans):.2f} ms/redeem; {outcomes}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("path", choices=["healthz", "bare", "redeem", "repeat", "kiosk"])
+    parser.add_argument("path", choices=["healthz", "bare", "redeem", "repeat", "kiosk", "service"])
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--profile", action="store_true")
@@ -126,6 +161,18 @@ def main() -> None:
 
     market = Market.objects.get(name=DEMO_MARKET)
     tokens = list(Invitation.objects.filter(market=market).order_by("pk").values_list("token", flat=True))[: args.n]
+
+    if args.path == "service":  # on a request thread with the server's loop running, as under daphne
+        from asgiref.sync import sync_to_async  # noqa: PLC0415
+
+        from backend import feed  # noqa: PLC0415
+
+        async def serve():
+            feed.bind_server_loop(asyncio.get_running_loop())
+            await sync_to_async(run_service, thread_sensitive=True)(market, tokens, args.profile)
+
+        asyncio.run(serve())
+        return
 
     async def run():
         app = bare if args.path == "bare" else application

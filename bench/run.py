@@ -155,8 +155,12 @@ class Stack:
 # workloads
 # ---------------------------------------------------------------------------------------------
 
-def redeem_bodies(market: int, tokens: list[str]) -> list:
-    return [("POST", "/api/v1/checkin/redeem",
+REDEEM_PATH = "/api/v1/checkin/redeem"
+BOUND_PATH = "/__bench/redeem"  # the service bound (bench/bench_asgi.py)
+
+
+def redeem_bodies(market: int, tokens: list[str], path: str = REDEEM_PATH) -> list:
+    return [("POST", path,
              json.dumps({"market": market, "token": tok, "nonce": uuid.uuid4().hex}).encode()) for tok in tokens]
 
 
@@ -168,12 +172,13 @@ async def floors(stack: Stack, args, results: dict, prefix: str) -> None:
                                                        args.concurrency, 60, stack.pids)
 
 
-async def redeem(stack: Stack, args, results: dict, tokens: list[str], prefix: str, repeat: bool = True) -> None:
+async def redeem(stack: Stack, args, results: dict, tokens: list[str], prefix: str, repeat: bool = True,
+                 path: str = REDEEM_PATH) -> None:
     headers = await login(stack.port, "host")
     market = stack.data["market"]
     before = stack.counts()
     first = results[f"{prefix}redeem-first"] = await run_phase(
-        stack.port, redeem_bodies(market, tokens), headers, args.concurrency, args.time_limit, stack.pids)
+        stack.port, redeem_bodies(market, tokens, path), headers, args.concurrency, args.time_limit, stack.pids)
     after = stack.counts()
     ok = first["outcomes"].get("ok", 0)
     check(first["errors"] == 0 and ok == first["requests"] == len(tokens),
@@ -410,6 +415,7 @@ def parse_snapshot(text: str) -> dict:
 TARGETS = {
     "redeem-first": "≥ 250/s, p99 ≤ 150 ms, ≥ 25% of bare",
     "redeem-repeat": "≥ 300/s",
+    "bound-redeem-first": "(redeem service alone: no framework, no auth)",
     "prod-redeem-first": "≥ 300/s",
     "kiosk-first": "≥ 200/s, p99 ≤ 200 ms",
     "feed-200": "p99 ≤ 50 ms",
@@ -478,17 +484,21 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="vm-bench-"))
     stack = None
     try:
-        clients = n_redeem + n_kiosk + n_feed * len(feed_sizes) + 50
+        clients = 2 * n_redeem + n_kiosk + n_feed * len(feed_sizes) + 50
         stack = Stack(tmp / "embedded", False, clients) if (tmp / "embedded").mkdir() is None else None
         tokens = stack.data["tokens"]
         print(f"embedded: seeded {len(tokens)} invitations in {stack.setup_seconds:.1f} s", flush=True)
         t_redeem, rest = tokens[:n_redeem], tokens[n_redeem:]
         t_kiosk, rest = rest[:n_kiosk], rest[n_kiosk:]
+        t_bound, rest = rest[:n_redeem], rest[n_redeem:]
 
         async def embedded():
             await floors(stack, args, results, "")
             if want("redeem"):
                 await guarded(results, "redeem", redeem(stack, args, results, t_redeem, ""))
+                # The same scans through the redeem service alone: what no framework at all would give.
+                await guarded(results, "bound-redeem", redeem(stack, args, results, t_bound, "bound-", repeat=False,
+                                                              path=BOUND_PATH))
             if want("kiosk"):
                 await guarded(results, "kiosk", kiosk(stack, args, results, t_kiosk))
             feed_tokens = rest
