@@ -51,6 +51,13 @@ def handle_validation_error(request, exc: NinjaValidationError):
                   {"errors": exc.errors})
 
 
+@api.exception_handler(OverflowError)
+def handle_number_out_of_range(request, exc: OverflowError):
+    # An id in a path or body beyond what the database holds (SQLite refuses to bind it).
+    return _error(request, 422, "A number in the request is too large.", "invalid",
+                  {"errors": [{"type": "number_too_large", "msg": "number out of range"}]})
+
+
 @api.exception_handler(AuthenticationError)
 def handle_authentication_error(request, exc):
     return _error(request, 401, "Log in first (or pair this device again).", "unauthenticated")

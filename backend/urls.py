@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
 from backend.api import api
+from backend.converters import IdConverter
 from backend.views import home, login_page
+
+register_converter(IdConverter, "id")  # before the apps' URL confs below use it
 
 
 def healthz(request):

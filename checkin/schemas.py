@@ -8,13 +8,15 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field, model_validator
 
+from backend.schemas import DbId
+
 TOKEN_MAX = 512
 CODE_MAX = 32
 NONCE_MAX = 64
 
 
 class RedeemIn(Schema):
-    market: int
+    market: DbId
     token: str | None = Field(None, max_length=TOKEN_MAX)
     code: str | None = Field(None, max_length=CODE_MAX)
     nonce: str = Field(..., min_length=1, max_length=NONCE_MAX)

@@ -4,5 +4,5 @@ from checkin import views
 
 urlpatterns = [
     path("scan/", views.market_list, name="scan_markets"),
-    path("scan/<int:market_id>/", views.scanner, name="scanner"),
+    path("scan/<id:market_id>/", views.scanner, name="scanner"),
 ]

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import connection
 
 from backend.feed import feed_entries, feed_head
+from backend.schemas import DB_ID_MAX
 from events import feed_fanout
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def feed_access(*, user_id: int | None, session_key: str | None, market_id: int)
 
     if user_id is None:
         return "unauthenticated"
+    if market_id > DB_ID_MAX:  # no market has it (and the database driver could not bind it)
+        return "not_found"
     if session_key is not None:
         from importlib import import_module
 

@@ -16,8 +16,8 @@ urlpatterns += [
 from events import report_views  # noqa: E402
 
 urlpatterns += [
-    path("reports/market/<int:market_id>/", report_views.market_report_page, name="report_market"),
-    path("reports/district/<int:district_id>/", report_views.district_report_page, name="report_district"),
+    path("reports/market/<id:market_id>/", report_views.market_report_page, name="report_market"),
+    path("reports/district/<id:district_id>/", report_views.district_report_page, name="report_district"),
 ]
 
 # The consultant dashboard (the feed engineer's first version; events.views_dashboard).
@@ -25,5 +25,5 @@ from events import views_dashboard  # noqa: E402
 
 urlpatterns += [
     path("dashboard/", views_dashboard.dashboard_index, name="dashboard_index"),
-    path("dashboard/<int:market_id>/", views_dashboard.dashboard_market, name="dashboard_market"),
+    path("dashboard/<id:market_id>/", views_dashboard.dashboard_market, name="dashboard_market"),
 ]

@@ -8,6 +8,8 @@ from typing import Literal
 
 from ninja import Field, Schema
 
+from backend.schemas import DbId
+
 
 class PairIn(Schema):
     code: str = Field(..., max_length=64)
@@ -77,7 +79,7 @@ class VisitorIn(Schema):
 class InterestIn(Schema):
     token: str | None = Field(None, max_length=512)
     code: str | None = Field(None, max_length=32)
-    activities: list[int] = Field(..., max_length=50)
+    activities: list[DbId] = Field(..., max_length=50)
     note: str = Field("", max_length=5000)  # the 1000-character limit answers note_too_long
     warmth: Literal["cold", "warm", "hot"] | None = None
     nonce: str = Field(..., min_length=1, max_length=64)

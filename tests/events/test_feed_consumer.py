@@ -289,8 +289,10 @@ async def test_others_are_closed_4403_and_get_no_entries(head3, who, host, other
     await comm.disconnect()
 
 
-async def test_unknown_market_is_closed_4404(coordinator):
-    comm, _ = await open_feed(987654, user=coordinator)
+@pytest.mark.parametrize("market_id", [987654, 2**63, 10**30])
+async def test_unknown_market_is_closed_4404(coordinator, market_id):
+    """Also an id no database could hold: 4404, not an error inside the driver."""
+    comm, _ = await open_feed(market_id, user=coordinator)
     await expect_close(comm, consumers.CLOSE_NOT_FOUND)
     await comm.disconnect()
 
