@@ -68,14 +68,14 @@ def _scan_market(user, market_id: int):
         raise Forbidden(exc.message, code=exc.code) from None
 
 
-SCAN_ERRORS = {401: ErrorOut, 403: ErrorOut, 409: ErrorOut, 422: ErrorOut, 429: ErrorOut}
-WALK_IN_ERRORS = {**SCAN_ERRORS, 404: ErrorOut}
+SCAN_ERRORS = {401: ErrorOut, 403: ErrorOut, 422: ErrorOut, 429: ErrorOut}  # §7's 4xx, no others
+WALK_IN_ERRORS = {**SCAN_ERRORS, 404: ErrorOut, 409: ErrorOut}
 
 
 @router.post("checkin/redeem", response={200: RedeemOut, **SCAN_ERRORS}, auth=user_auth)
 @decorate_view(body_limit(REDEEM_BODY_MAX))
 def checkin_redeem(request, payload: RedeemIn):
-    """Answer one scan. 200 for every scan outcome; 409 `nonce_reused`; 422
+    """Answer one scan. 200 for every scan outcome; 422 `nonce_reused`,
     `scanned_at_in_future`; 429 after too many unknown codes (Retry-After)."""
     user = request.auth
     market = _scan_market(user, payload.market)

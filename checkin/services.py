@@ -4,7 +4,7 @@
 outcome, checks the invitation in (events.services.invitation_check_in appends
 `checkin.created` in that same transaction) and stores the Scan with its exact answer. The
 same nonce again returns that answer with `replayed: true` and writes nothing; the same nonce
-with another request is refused (409 `nonce_reused`). See docs/checkin.md.
+with another request is refused (422 `nonce_reused`). See docs/checkin.md.
 
 `walk_in_register` finds or creates a client of the market's district, issues a walk-in
 invitation when there is none, and checks in through the same decision.
@@ -47,7 +47,9 @@ EXCUSED = "excused"
 REASONS = (ALREADY, UNKNOWN, REVOKED, WRONG_MARKET, NOT_OPEN, EXCUSED)
 
 
-class NonceReused(Conflict):
+class NonceReused(Invalid):
+    """422, not 409: §7 keeps a scan's 4xx to 401, 403, 422 and 429, and a nonce sent again
+    with another request is a malformed request of the client, not a state of ours."""
     code = "nonce_reused"
     default_message = "This nonce was already used for another scan. Make a new nonce for every scan."
 
@@ -125,12 +127,12 @@ def _replay(nonce: str, fingerprint: str) -> dict | None:
 
 
 def _rate_idents(user, ip: str | None) -> list[str]:
-    idents = []
+    """Whose unknown codes count: the logged-in user's. Not also the IP: the hosts of one venue
+    share its network address, and one host's (or one broken scanner's) bad codes must not
+    stop the others at the door. The IP counts only when there is no user."""
     if user is not None and getattr(user, "pk", None):
-        idents.append(f"user:{user.pk}")
-    if ip:
-        idents.append(f"ip:{ip}")
-    return idents
+        return [f"user:{user.pk}"]
+    return [f"ip:{ip}"] if ip else []
 
 
 def _not_open_message(market: Market) -> str:
@@ -204,7 +206,7 @@ def _run_once(nonce: str, fingerprint: str, work) -> dict:
 def checkin_redeem(*, market: Market, request: ScanRequest, user=None, ip: str | None = None) -> dict:
     """Answer one scan (DESIGN.md §7). `market` is the host's market, already authorised.
 
-    Returns the §7 response dict. Raises NonceReused (409), ScannedAtInFuture (422),
+    Returns the §7 response dict. Raises NonceReused (422), ScannedAtInFuture (422),
     Invalid (422) for a malformed request, RateLimited (429) after too many unknown codes.
     """
     if (request.token is None) == (request.code is None):

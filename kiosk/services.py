@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from backend import ratelimit, rawsql
-from backend.errors import AppError, Conflict, Invalid, NotFound, RateLimited
+from backend.errors import AppError, Invalid, NotFound, RateLimited
 from events.codes import CODE_ALPHABET, format_code, normalise_code, parse_token
 from events.lead_services import NOTE_MAX, client_public, lead_upsert
 from events.models import Activity, Invitation, Lead, Market, Organisation, Stand
@@ -233,7 +233,7 @@ def _replay(device: Device, data: InterestIn, fingerprint: str) -> dict | None:
         return None
     previous = found[0]
     if previous[0] != fingerprint:
-        raise Conflict(_("Deze nonce is al gebruikt voor een andere aanmelding."), code="nonce_reused")
+        raise Invalid(_("Deze nonce is al gebruikt voor een andere aanmelding."), code="nonce_reused")
     return {**previous[1], "replayed": True}
 
 

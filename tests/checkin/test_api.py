@@ -113,7 +113,7 @@ def test_replay_and_nonce_reuse_over_http(host_api, market):
     again = redeem(host_api, market, token=a.token, nonce_=n)
     assert again.status_code == 200 and again.json() == {**first, "replayed": True}
     reused = redeem(host_api, market, token=b.token, nonce_=n)
-    assert reused.status_code == 409 and reused.json()["code"] == "nonce_reused"
+    assert reused.status_code == 422 and reused.json()["code"] == "nonce_reused"
     assert Scan.objects.count() == 1 and checkins(market) == 1
 
 
@@ -207,7 +207,7 @@ def test_sync_nonce_reuse_is_an_item_error(host_api, market):
     results = sync(host_api, [{"market": market.pk, "nonce": n, "token": a.token},
                               {"market": market.pk, "nonce": n, "token": b.token}]).json()["results"]
     assert results[0]["status"] == "ok"
-    assert results[1]["error"] == {"status": 409, "code": "nonce_reused", "message": results[1]["message"],
+    assert results[1]["error"] == {"status": 422, "code": "nonce_reused", "message": results[1]["message"],
                                    "extra": {}}
 
 

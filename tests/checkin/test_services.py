@@ -217,6 +217,18 @@ def test_unknown_codes_are_rate_limited_valid_scans_are_not(market, host):
     assert info.value.retry_after >= 1
 
 
+def test_one_hosts_unknown_codes_do_not_stop_another_host_on_the_same_network(market, host):
+    """The hosts of a venue share its IP (`scan` sends 10.0.0.1 for all): failures count per user."""
+    allowed, _window = ratelimit.LIMITS["code"]
+    other = f.user(None, "host")
+    inv = f.invitation(market)
+    for _ in range(allowed):
+        scan(market, host, code="ZZZZ-ZZZZ")
+    with pytest.raises(RateLimited):
+        scan(market, host, code="ZZZZ-ZZZZ")
+    assert scan(market, other, code=inv.code)["status"] == "ok"
+
+
 def test_valid_and_repeat_scans_never_count(market, host):
     allowed, _window = ratelimit.LIMITS["code"]
     inv = f.invitation(market)

@@ -144,7 +144,7 @@ def test_walk_in_is_idempotent_with_the_nonce(host_api, market):
     assert Client.objects.count() == 1 and Invitation.objects.count() == 1
     assert FeedEntry.objects.filter(kind="checkin.created").count() == 1
     other = walk_in(host_api, market, nonce=n, given_name="Piet", family_name="Visser")
-    assert other.status_code == 409 and other.json()["code"] == "nonce_reused"
+    assert other.status_code == 422 and other.json()["code"] == "nonce_reused"
 
 
 def test_walk_in_of_someone_already_checked_in(host_api, market, known):

@@ -243,7 +243,7 @@ def test_replayed_nonce_over_the_api(tablet, visitor, activity_ids):
     assert again == {**first, "replayed": True}
     assert Lead.objects.count() == 1
     other = interests(tablet, **{**body, "activities": activity_ids[1:2]})
-    assert other.status_code == 409 and other.json()["code"] == "nonce_reused"  # as on check-in
+    assert other.status_code == 422 and other.json()["code"] == "nonce_reused"  # as on check-in
     assert Lead.objects.count() == 1
 
 

@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from backend.errors import Conflict, Invalid, NotFound, RateLimited
+from backend.errors import Invalid, NotFound, RateLimited
 from backend.models import FeedEntry
 from events.models import Activity, Invitation, Lead
 from kiosk import services
@@ -223,7 +223,7 @@ def test_replayed_nonce_returns_the_first_answer_and_writes_nothing(device, visi
     assert again == {**first, "replayed": True}
     assert (Lead.objects.count(), FeedEntry.objects.filter(market_id=market.pk).count(),
             InterestRequest.objects.count()) == counts
-    with pytest.raises(Conflict) as exc:  # the same nonce for something else is a client bug
+    with pytest.raises(Invalid) as exc:  # the same nonce for something else is a client bug (422)
         services.interest_register(device=device, data=interest(token=visitor.token, activities=activity_ids[1:2],
                                                                 nonce="n-1"))
     assert exc.value.code == "nonce_reused"
