@@ -1,10 +1,24 @@
 from django.contrib import admin
 
+from backend.auth import COORDINATOR, has_role
 from backend.models import AuditEvent, FeedEntry
 
 
+def is_coordinator(request) -> bool:
+    """Coordinators work in the admin by their role, without per-model Django permissions."""
+    user = request.user
+    return user.is_active and (user.is_superuser or has_role(user, COORDINATOR))
+
+
 class ReadOnlyAdminMixin:
-    """Records nobody edits in the admin: they are only looked at."""
+    """Records nobody edits in the admin: coordinators (and staff with the view permission)
+    only look at them — the audit log, the feed, the scans at the door."""
+
+    def has_module_permission(self, request):
+        return is_coordinator(request) or super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return is_coordinator(request) or super().has_view_permission(request, obj)
 
     def has_add_permission(self, request):
         return False

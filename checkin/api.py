@@ -15,6 +15,7 @@ from pydantic import Field
 from ninja.decorators import decorate_view
 from pydantic import ValidationError
 
+from backend.audit import audit_record
 from backend.auth import CONSULTANT, COORDINATOR, HOST, MEDIATOR, user_auth
 from backend.errors import Forbidden, Invalid, NotFound
 from backend.ratelimit import client_ip
@@ -146,7 +147,12 @@ def clients_search(request, market_id: int, filters: Query[ClientQuery]):
     2 characters; 20 results at most). Hosts get display name, language and id only."""
     user = request.auth
     market = market_get_for_user(user=user, market_id=market_id, roles=WALK_IN_ROLES)
-    return selectors.clients_search(market=market, q=filters.q, user=user)
+    hits = selectors.clients_search(market=market, q=filters.q, user=user)
+    if any("client_number" in hit for hit in hits):
+        # Client numbers with names: a read of client records (§10), as the invitations list.
+        audit_record(action="read", object_type="client", object_id=f"market:{market.pk}",
+                     detail={"via": "walk_in_search", "clients": [hit["id"] for hit in hits]})
+    return hits
 
 
 @router.get("checkin/markets/{market_id}/count", response={200: MarketCountOut, 401: ErrorOut, 403: ErrorOut,

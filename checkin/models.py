@@ -24,7 +24,7 @@ class Scan(models.Model):
     # A paired scanner device (later); free text so the audit keeps it after the device is gone.
     device = models.CharField(max_length=100, null=True, blank=True)
     nonce = models.CharField(max_length=64, unique=True)
-    # sha256 of what the scan asked for (market, method, normalised token/code, user): a nonce
+    # sha256 of what the scan asked for (market, method, normalised token/code): a nonce
     # sent again with another request is refused instead of answered with the first answer.
     fingerprint = models.CharField(max_length=64)
     method = models.CharField(max_length=8, choices=Method.choices)

@@ -24,9 +24,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from backend.admin import ReadOnlyAdminMixin
+from backend.admin import ReadOnlyAdminMixin, is_coordinator
 from backend.audit import audit_record
-from backend.auth import COORDINATOR, has_role
 from backend.errors import AppError
 from backend.feed import feed_init
 from events import letters, qr, services
@@ -45,11 +44,6 @@ from events.models import (
     Stand,
     TimeSlot,
 )
-
-
-def is_coordinator(request) -> bool:
-    user = request.user
-    return user.is_active and (user.is_superuser or has_role(user, COORDINATOR))
 
 
 class CoordinatorAdmin(admin.ModelAdmin):

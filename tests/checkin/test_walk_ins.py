@@ -40,6 +40,19 @@ def test_consultant_search_sees_the_number(api_as, consultant, market, known):
     assert "email" not in hits[0] and "phone" not in hits[0]
 
 
+def test_a_search_that_shows_client_numbers_is_audit_logged(api_as, consultant, host_api, market, known):
+    from backend.models import AuditEvent
+
+    search(host_api, market, "amrani")  # display names only: the minimal profile, not a record
+    assert not AuditEvent.objects.filter(action="read", object_type="client").exists()
+    api_as(consultant).get(f"/api/v1/markets/{market.pk}/clients", {"q": "nobody-like-this"})
+    assert not AuditEvent.objects.filter(action="read", object_type="client").exists()
+    api_as(consultant).get(f"/api/v1/markets/{market.pk}/clients", {"q": "amrani"})
+    event = AuditEvent.objects.get(action="read", object_type="client")
+    assert event.actor == consultant.username and event.object_id == f"market:{market.pk}"
+    assert event.detail == {"via": "walk_in_search", "clients": [known.pk]}
+
+
 def test_search_stays_in_the_district_and_shows_invitation_state(host_api, market, known, other_district):
     f.client(other_district, given="Mohamed", family="Anders")
     f.invitation(market, known)

@@ -56,6 +56,25 @@ def test_coordinator_sees_every_changelist(admin_client, market, model):
     assert r.status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/admin/backend/auditevent/", "/admin/backend/feedentry/", "/admin/checkin/scan/"])
+def test_coordinator_reads_the_audit_log_feed_and_scans_but_changes_nothing(admin_client, market, host, path):
+    """docs/security-operations.md: coordinators read the audit log in the admin; check-ins
+    are audited as scans. Read-only: no add, no change form that saves, no delete."""
+    from checkin.models import Scan
+    from checkin.services import ScanRequest, checkin_redeem
+
+    checkin_redeem(market=market, request=ScanRequest(market_id=market.pk, nonce="n-admin",
+                                                      token=f.invitation(market).token), user=host)
+    r = admin_client.get(path)
+    assert r.status_code == 200
+    assert admin_client.get(path + "add/").status_code == 403
+    if path.endswith("scan/"):
+        scan = Scan.objects.get()
+        assert admin_client.get(f"{path}{scan.pk}/change/").status_code == 200  # a view-only page
+        assert admin_client.post(f"{path}{scan.pk}/delete/", {"post": "yes"}).status_code == 403
+        assert Scan.objects.count() == 1
+
+
 def test_other_roles_have_no_admin(consultant, host):
     for user in (consultant, host):
         c = DjangoClient()
