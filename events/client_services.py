@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from backend.errors import Conflict, Invalid
 from backend.feed import feed_append
+from events.codes import normalise_code
 from events.lead_services import lead_publish, lead_upsert
 from events.models import Activity, ClientStatement, Invitation, Lead, Market, TimeSlot
 from events.services import invitation_publish
@@ -90,6 +91,16 @@ def client_invitation_get(*, token: str) -> Invitation | None:
     if invitation is None or invitation.state == Invitation.State.REVOKED:
         return None
     return invitation
+
+
+def client_token_for_code(code: str) -> str | None:
+    """The token of the invitation with this short code (typed: normalised first), or None when
+    it is unknown or revoked."""
+    code = normalise_code(code)
+    if code is None:
+        return None
+    return (Invitation.objects.filter(code=code).exclude(state=Invitation.State.REVOKED)
+            .values_list("token", flat=True).first())
 
 
 def market_has_passed(market: Market, *, now: dt.datetime | None = None) -> bool:

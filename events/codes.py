@@ -46,6 +46,11 @@ def invitation_url(token: str) -> str:
     return f"{settings.PUBLIC_BASE_URL}/i/{token}"
 
 
+def short_url(code: str) -> str:
+    """The letter's address for typing (events.views_client.short_link): `/c/ABCD-EFGH`."""
+    return f"{settings.PUBLIC_BASE_URL}/c/{format_code(code)}"
+
+
 def parse_token(raw: str) -> str | None:
     """Accept a bare token or a full QR URL `{PUBLIC_BASE_URL}/i/{token}`.
 

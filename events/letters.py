@@ -39,7 +39,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from events import qr
 from events.client_services import cancel_deadline
-from events.codes import invitation_url
+from events.codes import invitation_url, short_url
 from events.models import Invitation
 
 try:  # right-to-left support (pyproject dependencies); letters still render without them
@@ -145,7 +145,8 @@ def letter_texts(invitation: Invitation) -> dict:
         "scan": _("Scan de code met de camera van uw telefoon. U ziet dan uw afspraak. "
                   "U kunt daar ook uw taal kiezen."),
         "no_camera": _("Geen telefoon met camera? Ga naar dit adres:"),
-        "url": invitation_url(invitation.token),
+        "url": invitation_url(invitation.token),  # in the QR code
+        "short_url": short_url(invitation.code),  # printed, for typing
         "code_label": _("Uw code"),
         "code": invitation.formatted_code,
         "bring_letter": _("Neem deze brief mee naar de markt."),
@@ -248,7 +249,7 @@ def draw_letter(canvas: Canvas, invitation: Invitation) -> None:
     text_w = TEXT_W - QR_SIZE - 6 * mm
     pen.para(t["scan"], x=text_x, width=text_w, gap=4)
     pen.para(t["no_camera"], x=text_x, width=text_w, gap=0)
-    pen.para(t["url"], x=text_x, width=text_w, gap=4)
+    pen.para(t["short_url"], x=text_x, width=text_w, gap=4)
     pen.line(t["code_label"], size=9, x=text_x, width=text_w, lead=19)
     pen.line(t["code"], size=20, x=text_x, width=text_w, lead=20, font=mono)
     pen.para(t["bring_letter"], x=text_x, width=text_w, bold=True, gap=0)

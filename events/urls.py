@@ -9,6 +9,8 @@ urlpatterns += [
     path("i/<str:token>", views_client.client_page, name="client_page"),
     path("i/<str:token>/", views_client.client_page),
     path("i/<str:token>/<str:action>", views_client.client_action, name="client_action"),
+    path("c/<str:code>", views_client.short_link, name="short_link"),
+    path("c/<str:code>/", views_client.short_link),
     path("toegankelijkheid/", views_client.accessibility_statement, name="accessibility_statement"),
 ]
 

@@ -108,17 +108,31 @@ def _unknown_page(request) -> HttpResponse:
     return _remember(response, "nl", False)
 
 
-def _lookup(request, token: str) -> tuple[Invitation | None, HttpResponse | None]:
+def _lookup(request, find):
+    """`find()` under the visitor's rate limit: (what it found, None) or (None, the refusal page).
+    Unknown tokens and short codes count as failures of the visitor's IP."""
     ident = f"ip:{ratelimit.client_ip(request)}"
     try:
         ratelimit.check("client_token", ident)
     except RateLimited as exc:
         return None, _rate_limited_page(request, exc)
-    invitation = cs.client_invitation_get(token=token)
-    if invitation is None:
+    found = find()
+    if found is None:
         ratelimit.record_failure("client_token", ident)
         return None, _unknown_page(request)
-    return invitation, None
+    return found, None
+
+
+@never_cache
+@require_GET
+def short_link(request, code: str):
+    """The short address printed on the letter for typing, `/c/ABCD-EFGH` (DESIGN.md §6): it
+    leads to the client's own page. The code is typed, so it is read forgivingly (lower case,
+    O for 0, without the dash)."""
+    token, refusal = _lookup(request, lambda: cs.client_token_for_code(code))
+    if refusal is not None:
+        return refusal
+    return HttpResponseRedirect(reverse("client_page", args=[token]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,7 +195,7 @@ def _page_context(request, invitation: Invitation, lang: str, *, error: AppError
 @never_cache
 @require_GET
 def client_page(request, token: str):
-    invitation, refusal = _lookup(request, token)
+    invitation, refusal = _lookup(request, lambda: cs.client_invitation_get(token=token))
     if refusal is not None:
         return refusal
     lang, explicit = choose_language(request, invitation)
@@ -261,7 +275,7 @@ ACTIONS = {
 @require_POST
 def client_action(request, token: str, action: str):
     handler = ACTIONS.get(action)
-    invitation, refusal = _lookup(request, token)
+    invitation, refusal = _lookup(request, lambda: cs.client_invitation_get(token=token))
     if refusal is not None:
         return refusal
     lang, _explicit = choose_language(request, invitation)

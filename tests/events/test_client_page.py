@@ -139,6 +139,29 @@ def test_failed_tokens_are_rate_limited_per_ip(web, db, monkeypatch):
     assert other.get("/i/unknown-token-number-1234xxxxxxxx").status_code == 404
 
 
+def test_the_letters_short_address_leads_to_the_clients_page(web, inv):
+    from events.codes import short_url
+
+    assert short_url(inv.code) == f"{settings.PUBLIC_BASE_URL}/c/{inv.formatted_code}"
+    for typed in (inv.formatted_code, inv.code, inv.formatted_code.lower(), inv.code.lower() + "/"):
+        r = web.get(f"/c/{typed}")
+        assert r.status_code == 302 and r["Location"] == f"/i/{inv.token}", typed
+        assert "no-cache" in r["Cache-Control"] or "no-store" in r["Cache-Control"]
+    assert web.get(f"/c/{inv.code}", follow=True).status_code == 200
+
+
+def test_a_short_address_with_an_unknown_or_revoked_code_is_the_friendly_404(web, inv, monkeypatch):
+    from backend import ratelimit
+
+    assert web.get("/c/ZZZZ-ZZZZ").status_code == 404
+    assert "Deze link werkt niet" in web.get("/c/not-a-code").content.decode()
+    Invitation.objects.filter(pk=inv.pk).update(state=Invitation.State.REVOKED)
+    assert web.get(f"/c/{inv.formatted_code}").status_code == 404
+    # typed codes spend the visitor's failures like tokens do
+    monkeypatch.setitem(ratelimit.LIMITS, "client_token", (3, 300))
+    assert web.get("/c/ZZZZ-ZZZY").status_code == 429
+
+
 def test_rate_limit_is_not_spent_by_valid_tokens(web, inv, monkeypatch):
     from backend import ratelimit
 
