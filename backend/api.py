@@ -19,6 +19,7 @@ from backend.auth import COORDINATOR, require_role, user_auth, user_roles
 from backend.csvutil import csv_line
 from backend.models import AuditEvent
 from backend.errors import AppError, Unauthenticated, Unavailable
+from django.utils.translation import gettext as _
 from backend.schemas import AuditEventOut, ErrorOut, LoginIn, MeOut, OkOut
 
 log = logging.getLogger(__name__)
@@ -47,20 +48,20 @@ def handle_app_error(request, exc: AppError):
 
 @api.exception_handler(NinjaValidationError)
 def handle_validation_error(request, exc: NinjaValidationError):
-    return _error(request, 422, "The request body or parameters are not valid.", "invalid",
+    return _error(request, 422, _("De gegevens in het verzoek zijn niet geldig."), "invalid",
                   {"errors": exc.errors})
 
 
 @api.exception_handler(OverflowError)
 def handle_number_out_of_range(request, exc: OverflowError):
     # An id in a path or body beyond what the database holds (SQLite refuses to bind it).
-    return _error(request, 422, "A number in the request is too large.", "invalid",
+    return _error(request, 422, _("Een getal in het verzoek is te groot."), "invalid",
                   {"errors": [{"type": "number_too_large", "msg": "number out of range"}]})
 
 
 @api.exception_handler(AuthenticationError)
 def handle_authentication_error(request, exc):
-    return _error(request, 401, "Log in first (or pair this device again).", "unauthenticated")
+    return _error(request, 401, _("Log eerst in (of koppel dit apparaat opnieuw)."), "unauthenticated")
 
 
 @api.exception_handler(DatabaseOperationalError)
@@ -78,7 +79,7 @@ def handle_http_error(request, exc: HttpError):
     if exc.status_code == 400:
         # ninja's one 400: a body it cannot parse (not JSON, broken JSON). DESIGN.md §7 answers
         # a malformed body with 422, as it does a body of the wrong shape; same code, same form.
-        return _error(request, 422, "The request body is not valid JSON.", "invalid",
+        return _error(request, 422, _("De gegevens in het verzoek zijn geen geldige JSON."), "invalid",
                       {"errors": [{"type": "json_invalid", "loc": ["body"], "msg": "not valid JSON"}]})
     code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
         exc.status_code, "error")
@@ -95,7 +96,7 @@ def auth_login(request, payload: LoginIn):
     with login_guard(request, payload.username):
         user = authenticate(request, username=payload.username, password=payload.password)
         if user is None:
-            raise Unauthenticated("Wrong username or password.", code="invalid_credentials")
+            raise Unauthenticated(_("De gebruikersnaam of het wachtwoord klopt niet."), code="invalid_credentials")
     login(request, user)
     get_token(request)  # sets the csrftoken cookie for the following unsafe requests
     return {"username": user.get_username(), "roles": sorted(user_roles(user))}

@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from ninja.security import SessionAuth
 
 from backend import rawsql
-from backend.errors import Forbidden
+from backend.errors import WrongRole
 
 COORDINATOR = "coordinator"
 CONSULTANT = "consultant"
@@ -36,8 +36,7 @@ def has_role(user, *roles: str) -> bool:
 
 def require_role(user, *roles: str) -> None:
     if not has_role(user, *roles):
-        raise Forbidden("Your role does not allow this.", code="wrong_role",
-                        extra={"needs": list(roles)})
+        raise WrongRole(roles)
 
 
 def ensure_role_groups() -> dict[str, Group]:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from backend.audit import audit_record
 from backend.auth import CONSULTANT, COORDINATOR, HOST, MEDIATOR, user_auth
 from backend.errors import Forbidden, Invalid, NotFound
+from django.utils.translation import gettext as _
 from backend.ratelimit import client_ip
 from backend.schemas import ErrorOut
 from checkin import selectors, services
@@ -45,7 +46,7 @@ def body_limit(max_bytes: int):
             except ValueError:
                 length = 0
             if length > max_bytes:
-                return JsonResponse({"message": f"The request body is larger than {max_bytes} bytes.",
+                return JsonResponse({"message": _("Het verzoek is groter dan %(max)s bytes.") % {"max": max_bytes},
                                      "code": "body_too_large", "extra": {"max_bytes": max_bytes}}, status=422)
             return run(request, *args, **kwargs)
 
@@ -94,13 +95,14 @@ def checkin_sync(request, payload: SyncIn):
     user = request.auth
     limit = settings.VM_SYNC_BATCH_MAX
     if len(payload.scans) > limit:
-        raise Invalid(f"At most {limit} scans per batch.", code="batch_too_large", extra={"max": limit})
+        raise Invalid(_("Stuur hoogstens %(max)s scans tegelijk.") % {"max": limit}, code="batch_too_large",
+                      extra={"max": limit})
     items = []
     for raw in payload.scans:
         try:
             items.append(_scan_request(RedeemIn.model_validate(raw)))
         except ValidationError as exc:
-            items.append(Invalid("This scan is not valid.", code="invalid",
+            items.append(Invalid(_("Deze scan is niet geldig."), code="invalid",
                                  extra={"errors": exc.errors(include_url=False, include_context=False,
                                                              include_input=False)}))
     markets = {}

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from backend import ratelimit, rawsql
 from backend.errors import AppError, Conflict, Invalid
@@ -51,12 +52,14 @@ class NonceReused(Invalid):
     """422, not 409: §7 keeps a scan's 4xx to 401, 403, 422 and 429, and a nonce sent again
     with another request is a malformed request of the client, not a state of ours."""
     code = "nonce_reused"
-    default_message = "This nonce was already used for another scan. Make a new nonce for every scan."
+    default_message = gettext_lazy("Deze nonce is al gebruikt voor een andere scan. Maak voor elke scan een nieuwe "
+                                   "nonce.")
 
 
 class ScannedAtInFuture(Invalid):
     code = "scanned_at_in_future"
-    default_message = "scanned_at lies in the future; check the clock of the device."
+    default_message = gettext_lazy("De scantijd (scanned_at) ligt in de toekomst. Kijk of de klok van het apparaat "
+                                   "goed staat.")
 
 
 @dataclass(frozen=True)
@@ -210,9 +213,9 @@ def checkin_redeem(*, market: Market, request: ScanRequest, user=None, ip: str |
     Invalid (422) for a malformed request, RateLimited (429) after too many unknown codes.
     """
     if (request.token is None) == (request.code is None):
-        raise Invalid("Send either a token or a code, not both.", code="token_or_code")
+        raise Invalid(_("Stuur een token of een code, niet allebei."), code="token_or_code")
     if not request.nonce or len(request.nonce) > NONCE_MAX:
-        raise Invalid(f"A nonce of 1 to {NONCE_MAX} characters is required.", code="invalid_nonce")
+        raise Invalid(_("Een nonce van 1 tot %(max)s tekens is verplicht.") % {"max": NONCE_MAX}, code="invalid_nonce")
     if request.token is not None:
         method = Scan.Method.QR
         value = parse_token(request.token)
@@ -364,7 +367,7 @@ def walk_in_register(*, market: Market, req: WalkInRequest, user=None) -> dict:
     issues a walk-in invitation when the client has none for this market, then decides like a
     scan (so an excused, revoked or already checked-in client gets that answer)."""
     if not req.nonce or len(req.nonce) > NONCE_MAX:
-        raise Invalid(f"A nonce of 1 to {NONCE_MAX} characters is required.", code="invalid_nonce")
+        raise Invalid(_("Een nonce van 1 tot %(max)s tekens is verplicht.") % {"max": NONCE_MAX}, code="invalid_nonce")
     fingerprint = _fingerprint(market.pk, Scan.Method.WALK_IN, req.client_id,
                                (req.client_number or "").strip().upper(), (req.given_name or "").strip(),
                                (req.family_name or "").strip())

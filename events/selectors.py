@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from backend import rawsql
 from backend.auth import CONSULTANT, COORDINATOR, HOST, MEDIATOR, user_roles
-from backend.errors import Forbidden, NotFound
+from backend.errors import Forbidden, NotFound, WrongRole
 from events.models import Client, Invitation, Market
 
 
@@ -103,7 +104,7 @@ def market_get_for_user(*, user, market_id: int, roles: tuple[str, ...] = (COORD
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
-        raise NotFound("This market does not exist.", code="market_not_found")
+        raise NotFound(_("Deze markt bestaat niet."), code="market_not_found")
     n_market, n_district = len(Market._meta.concrete_fields), len(District._meta.concrete_fields)
     market = rawsql.from_row(Market, row[:n_market], connection.alias)
     district = rawsql.from_row(District, row[n_market:n_market + n_district], connection.alias)
@@ -116,11 +117,11 @@ def market_get_for_user(*, user, market_id: int, roles: tuple[str, ...] = (COORD
         is_wide, is_consultant = bool(flags[0]), bool(flags[1])
     in_district = bool(flags[-1])
     if not is_wide and not is_consultant:
-        raise Forbidden("Your role does not allow this.", code="wrong_role", extra={"needs": list(roles)})
+        raise WrongRole(roles)
     if is_wide:
         return market
     if not in_district:
-        raise Forbidden("This market is not in your district.", code="wrong_district")
+        raise Forbidden(_("Deze markt hoort niet bij uw stadsdeel."), code="wrong_district")
     return market
 
 
@@ -167,7 +168,7 @@ def invitation_get_for_coordinator(*, user, invitation_id: int) -> Invitation:
     invitation = (Invitation.objects.select_related("client", "market", "slot", "previous__market")
                   .filter(pk=invitation_id).first())
     if invitation is None:
-        raise NotFound("This invitation does not exist.", code="invitation_not_found")
+        raise NotFound(_("Deze uitnodiging bestaat niet."), code="invitation_not_found")
     require_role(user, COORDINATOR)
     return invitation
 

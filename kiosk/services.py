@@ -28,6 +28,8 @@ from events.models import Activity, Invitation, Lead, Market, Organisation, Stan
 from events.selectors import invitation_by_token_or_code
 from kiosk.models import Device, InterestRequest, PairingCode
 
+NONCE_MAX = InterestRequest._meta.get_field("nonce").max_length
+
 PAIRING_CODE_TTL = dt.timedelta(minutes=10)
 PAIRING_CODE_LENGTH = 8
 DEVICE_TOKEN_BYTES = 32  # 256 bits
@@ -220,8 +222,8 @@ def _validate(data: InterestIn) -> None:
                       extra={"max": NOTE_MAX})
     if data.warmth is not None and data.warmth not in Lead.Warmth.values:
         raise Invalid(_("Kies koud, warm of heet."), code="invalid_warmth")
-    if not data.nonce or len(data.nonce) > 64:
-        raise Invalid(_("Een nonce van 1 tot 64 tekens is verplicht."), code="invalid_nonce")
+    if not data.nonce or len(data.nonce) > NONCE_MAX:
+        raise Invalid(_("Een nonce van 1 tot %(max)s tekens is verplicht.") % {"max": NONCE_MAX}, code="invalid_nonce")
     if bool(data.token) == bool(data.code):
         raise Invalid(_("Stuur een token of een code, niet allebei."), code="token_or_code")
 

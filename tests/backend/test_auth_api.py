@@ -4,6 +4,7 @@ import pytest
 from django.test import Client as DjangoClient
 
 from backend.errors import RateLimited  # noqa: F401
+from tests.conftest import logged_in
 
 
 @pytest.mark.django_db
@@ -52,3 +53,16 @@ def test_login_brute_force_is_rate_limited(coordinator):
     r = c.post("/api/v1/auth/login", json.dumps({"username": "coordinator", "password": "pw-secret-123"}),
                content_type="application/json")
     assert r.status_code == 429 and int(r["Retry-After"]) > 0
+
+
+def test_shared_refusals_are_plain_dutch_and_follow_the_language(host, market):
+    """The pages show `message` to hosts, tablets and consultants: plain Dutch by default, the
+    user's language when the request asks for one; `code` stays the same for programs."""
+    c = logged_in(host)
+    r = c.get(f"/api/v1/markets/{market.pk}/leads")
+    assert r.status_code == 403 and r.json()["code"] == "wrong_role"
+    assert r.json()["message"] == "Dit mag niet met uw rol."
+    r = c.get(f"/api/v1/markets/{market.pk}/leads", HTTP_ACCEPT_LANGUAGE="en")
+    assert r.json()["message"] == "Your role does not allow this."
+    r = DjangoClient().get("/api/v1/markets", HTTP_ACCEPT_LANGUAGE="tr")
+    assert r.status_code == 401 and r.json()["message"] == "Önce giriş yapın (veya bu cihazı yeniden eşleştirin)."
