@@ -10,6 +10,7 @@ from django.db.utils import InterfaceError as DatabaseInterfaceError
 from django.db.utils import OperationalError as DatabaseOperationalError
 from django.http import StreamingHttpResponse
 from django.middleware.csrf import get_token
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -19,7 +20,6 @@ from backend.auth import COORDINATOR, require_role, user_auth, user_roles
 from backend.csvutil import csv_line
 from backend.models import AuditEvent
 from backend.errors import AppError, Unauthenticated, Unavailable
-from django.utils.translation import gettext as _
 from backend.schemas import AuditEventOut, ErrorOut, LoginIn, MeOut, OkOut
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ import functools
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from pydantic import Field
 from ninja.decorators import decorate_view
@@ -18,7 +19,6 @@ from pydantic import ValidationError
 from backend.audit import audit_record
 from backend.auth import CONSULTANT, COORDINATOR, HOST, MEDIATOR, user_auth
 from backend.errors import Forbidden, Invalid, NotFound
-from django.utils.translation import gettext as _
 from backend.ratelimit import client_ip
 from backend.schemas import ErrorOut
 from checkin import selectors, services

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Status
 from ninja.files import UploadedFile
 
@@ -75,9 +76,9 @@ def _slot_of(market: Market, slot_id: int | None) -> TimeSlot | None:
         return None
     slot = TimeSlot.objects.filter(pk=slot_id).first()
     if slot is None:
-        raise NotFound("This time slot does not exist.", code="slot_not_found")
+        raise NotFound(_("Dit tijdvak bestaat niet."), code="slot_not_found")
     if slot.market_id != market.pk:
-        raise Invalid("This time slot belongs to another market.", code="slot_wrong_market")
+        raise Invalid(_("Dit tijdvak hoort bij een andere markt."), code="slot_wrong_market")
     return slot
 
 
@@ -94,7 +95,7 @@ def markets_create(request, payload: MarketIn):
     require_role(request.auth, COORDINATOR)
     district = District.objects.filter(pk=payload.district).first()
     if district is None:
-        raise NotFound("This district does not exist.", code="district_not_found")
+        raise NotFound(_("Deze wijk bestaat niet."), code="district_not_found")
     market = services.market_create_with_slots(
         district=district, name=payload.name, venue=payload.venue, address=payload.address,
         starts_at=payload.starts_at, ends_at=payload.ends_at, what_to_bring=payload.what_to_bring,
@@ -135,7 +136,7 @@ def clients_import(request, district: Form[str], file: File[UploadedFile]):
     found = (District.objects.filter(pk=int(value)).first() if value.isdigit()
              else District.objects.filter(name=value).first())
     if found is None:
-        raise NotFound("This district does not exist.", code="district_not_found")
+        raise NotFound(_("Deze wijk bestaat niet."), code="district_not_found")
     return clients_import_csv(district=found, source=file).as_dict()
 
 

@@ -30,6 +30,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from backend.audit import audit_record
 from backend.auth import CONSULTANT
@@ -82,22 +83,23 @@ def _read(source) -> bytes:
 
 
 def _too_large(size: int) -> Invalid:
-    return Invalid(f"The file is too large ({size} bytes); the limit is {max_bytes()} bytes. "
-                   "Split it into smaller files.", code="csv_too_large",
-                   extra={"max_bytes": max_bytes(), "size": size})
+    return Invalid(_("Het bestand is te groot (%(size)s bytes). Het mag hoogstens %(max_bytes)s bytes zijn. "
+                     "Maak er kleinere bestanden van.") % {"size": size, "max_bytes": max_bytes()},
+                   code="csv_too_large", extra={"max_bytes": max_bytes(), "size": size})
 
 
 def _decode(data: bytes) -> str:
     if not data or not data.strip(b"\xef\xbb\xbf \t\r\n"):
-        raise Invalid("The file is empty.", code="csv_empty")
+        raise Invalid(_("Het bestand is leeg."), code="csv_empty")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise Invalid(f"The file is not UTF-8 (line {line}). Save it as 'CSV UTF-8' and try again.",
+        raise Invalid(_("Het bestand is geen UTF-8 (regel %(line)s). Sla het op als 'CSV UTF-8' en probeer "
+                        "het opnieuw.") % {"line": line},
                       code="csv_encoding", extra={"line": line, "byte": exc.start}) from None
     if "\x00" in text:
-        raise Invalid("The file contains NUL characters; it is not a CSV text file.", code="csv_not_text")
+        raise Invalid(_("Het bestand bevat NUL-tekens. Het is geen CSV-tekstbestand."), code="csv_not_text")
     return text
 
 
@@ -118,17 +120,20 @@ def clients_import_csv(*, district: District, source) -> ImportResult:
     try:
         header_raw = next(reader)
     except (StopIteration, csv.Error):
-        raise Invalid("The file has no header line.", code="csv_no_header") from None
+        raise Invalid(_("Het bestand heeft geen eerste regel met de namen van de kolommen."),
+                      code="csv_no_header") from None
     header = [h.strip().lower() for h in header_raw]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise Invalid(f"Required column(s) missing: {', '.join(missing)}. The first line must be "
-                      f"{','.join(REQUIRED_COLUMNS)} (optionally {','.join(OPTIONAL_COLUMNS)}).",
+        raise Invalid(_("Deze kolommen ontbreken: %(missing)s. De eerste regel moet zijn: %(required)s "
+                        "(eventueel met %(optional)s).") % {"missing": ", ".join(missing),
+                                                           "required": ",".join(REQUIRED_COLUMNS),
+                                                           "optional": ",".join(OPTIONAL_COLUMNS)},
                       code="csv_missing_columns", extra={"missing": missing, "found": header})
     duplicates = sorted({h for h in header if h and header.count(h) > 1})
     if duplicates:
-        raise Invalid(f"Column(s) appear twice: {', '.join(duplicates)}.", code="csv_duplicate_columns",
-                      extra={"duplicates": duplicates})
+        raise Invalid(_("Deze kolommen staan er twee keer in: %(columns)s.") % {"columns": ", ".join(duplicates)},
+                      code="csv_duplicate_columns", extra={"duplicates": duplicates})
     known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
     result = ImportResult(ignored_columns=[h for h in header if h not in known])
     index = {name: header.index(name) for name in header if name in known}
@@ -141,17 +146,20 @@ def clients_import_csv(*, district: District, source) -> ImportResult:
             if not any(f.strip() for f in fields):
                 continue  # blank line
             if len(rows) + result.error_rows >= max_rows():
-                raise Invalid(f"The file has more than {max_rows()} rows. Split it into smaller files.",
+                raise Invalid(_("Het bestand heeft meer dan %(max_rows)s regels. Maak er kleinere bestanden van.")
+                              % {"max_rows": max_rows()},
                               code="csv_too_many_rows", extra={"max_rows": max_rows()})
             if len(fields) > len(header) and any(f.strip() for f in fields[len(header):]):
                 _error(result, line, "", "too_many_fields",
-                       f"This row has {len(fields)} fields; the header has {len(header)}.")
+                       _("Deze regel heeft %(fields)s kolommen. De eerste regel heeft er %(header)s.")
+                       % {"fields": len(fields), "header": len(header)})
                 result.error_rows += 1
                 continue
             values = {name: (fields[i].strip() if i < len(fields) else "") for name, i in index.items()}
             rows.append((line, values))
     except csv.Error as exc:
-        raise Invalid(f"The file is not valid CSV near line {reader.line_num}: {exc}.", code="csv_malformed",
+        raise Invalid(_("Het bestand is geen geldige CSV, bij regel %(line)s: %(error)s.")
+                      % {"line": reader.line_num, "error": exc}, code="csv_malformed",
                       extra={"line": reader.line_num}) from None
 
     valid = _validate(rows, district, present_optional, result)
@@ -184,39 +192,43 @@ def _validate(rows, district, present_optional, result) -> list[tuple[int, dict]
         errors: list[tuple[str, str, str]] = []
         for name in REQUIRED_COLUMNS:
             if not values[name]:
-                errors.append((name, "required", f"{name} is empty."))
+                errors.append((name, "required", _("De kolom %(column)s is leeg.") % {"column": name}))
         for name, limit in MAX_LENGTHS.items():
             if len(values.get(name, "")) > limit:
-                errors.append((name, "too_long", f"{name} is longer than {limit} characters."))
+                errors.append((name, "too_long", _("De kolom %(column)s is langer dan %(limit)s tekens.")
+                               % {"column": name, "limit": limit}))
         number = values["client_number"]
         if number and len(counts.get(number, ())) > 1:
             others = [r for r in counts[number] if r != line]
             errors.append(("client_number", "duplicate_in_file",
-                           f"Client number {number} appears more than once in the file (also row(s) "
-                           f"{', '.join(map(str, others[:10]))})."))
+                           _("Klantnummer %(number)s staat meer dan één keer in het bestand (ook op regel "
+                             "%(rows)s).") % {"number": number, "rows": ", ".join(map(str, others[:10]))}))
         if number in elsewhere:
             errors.append(("client_number", "client_other_district",
-                           f"Client number {number} already belongs to another district."))
+                           _("Klantnummer %(number)s hoort al bij een andere wijk.") % {"number": number}))
         language = values["language"].lower()
         values["language"] = language
         if language and language not in LANGUAGE_CODES:
             errors.append(("language", "unknown_language",
-                           f"Unknown language '{values['language']}'; use one of "
-                           f"{', '.join(sorted(LANGUAGE_CODES))}."))
+                           _("De taal '%(language)s' kennen we niet. Kies uit: %(languages)s.")
+                           % {"language": values["language"], "languages": ", ".join(sorted(LANGUAGE_CODES))}))
         if values.get("email"):
             try:
                 validate_email(values["email"])
             except ValidationError:
-                errors.append(("email", "invalid_email", f"'{values['email']}' is not a valid e-mail address."))
+                errors.append(("email", "invalid_email",
+                               _("'%(email)s' is geen geldig e-mailadres.") % {"email": values["email"]}))
         username = values.get("consultant")
         if username:
             user = consultants.get(username)
             if user is None:
                 errors.append(("consultant", "unknown_consultant",
-                               f"There is no active consultant with the username '{username}'."))
+                               _("Er is geen actieve consulent met de gebruikersnaam '%(username)s'.")
+                               % {"username": username}))
             elif user.pk not in in_district:
                 errors.append(("consultant", "consultant_other_district",
-                               f"Consultant '{username}' does not work in district {district.name}."))
+                               _("Consulent '%(username)s' werkt niet in wijk %(district)s.")
+                               % {"username": username, "district": district.name}))
             else:
                 values["consultant_obj"] = user
         if errors:
@@ -246,7 +258,8 @@ def _write(valid, district, present_optional, result) -> None:
                 client = existing.get(values["client_number"])
                 if client is not None and client.district_id != district.pk:
                     # Moved to another district since validation (a concurrent import).
-                    raise Conflict("Clients changed while importing; try again.", code="import_conflict")
+                    raise Conflict(_("Tijdens het importeren zijn klanten veranderd. Probeer het opnieuw."),
+                                   code="import_conflict")
                 new = {name: values[name] for name in fields}
                 if "consultant" in present_optional:
                     user = values.get("consultant_obj")
@@ -275,4 +288,5 @@ def _write(valid, district, present_optional, result) -> None:
                                  "error_rows": result.error_rows})
     except IntegrityError:
         # Another import created the same client number at the same moment.
-        raise Conflict("Clients changed while importing; try again.", code="import_conflict") from None
+        raise Conflict(_("Tijdens het importeren zijn klanten veranderd. Probeer het opnieuw."),
+                       code="import_conflict") from None

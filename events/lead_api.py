@@ -11,6 +11,7 @@ import datetime as dt
 
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
 from backend.auth import CONSULTANT, COORDINATOR, user_auth
@@ -116,7 +117,7 @@ def _agreement_for_reader(request, agreement_id: int) -> Agreement:
     agreement = (Agreement.objects.select_related("client", "organisation", "activity", "created_by")
                  .filter(pk=agreement_id).first())
     if agreement is None:
-        raise NotFound("Deze afspraak bestaat niet.", code="agreement_not_found")
+        raise NotFound(_("Deze afspraak bestaat niet."), code="agreement_not_found")
     ls.require_reader_for_district(request.auth, agreement.client.district_id)
     return agreement
 
@@ -175,7 +176,7 @@ def markets_report_csv(request, market_id: int):
 def _district_for_reader(request, district_id: int) -> District:
     district = District.objects.filter(pk=district_id).first()
     if district is None:
-        raise NotFound("Deze wijk bestaat niet.", code="district_not_found")
+        raise NotFound(_("Deze wijk bestaat niet."), code="district_not_found")
     ls.require_reader_for_district(request.auth, district.pk)
     return district
 

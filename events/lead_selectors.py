@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from backend.errors import Invalid
 from events.lead_services import lead_feed_data, note_feed_data
@@ -16,7 +17,8 @@ def leads_for_market(*, market: Market, state: str | None = None, claimed_by=Non
         states = [s.strip() for s in state.split(",") if s.strip()]
         unknown = [s for s in states if s not in Lead.State.values]
         if unknown:
-            raise Invalid("Unknown lead state.", code="invalid_state", extra={"allowed": list(Lead.State.values)})
+            raise Invalid(_("Deze status bestaat niet."), code="invalid_state",
+                          extra={"allowed": list(Lead.State.values)})
         qs = qs.filter(state__in=states)
     if claimed_by is not None:
         qs = qs.filter(claimed_by=claimed_by)

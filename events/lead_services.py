@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import IntegrityError, connection, transaction
+from django.utils.translation import gettext as _
 
 from backend import rawsql
 from backend.errors import Invalid
@@ -86,11 +87,11 @@ def lead_upsert(*, market: Market, client: Client, organisation: Organisation | 
     Returns (lead, created)."""
     activities = list(activities)
     if any(a.organisation_id != (organisation.pk if organisation else None) for a in activities):
-        raise Invalid("An activity belongs to another organisation.", code="activity_not_at_stand")
+        raise Invalid(_("Deze activiteit hoort bij een andere organisatie."), code="activity_not_at_stand")
     if note is not None and len(note) > NOTE_MAX:
-        raise Invalid(f"A note is at most {NOTE_MAX} characters.", code="note_too_long")
+        raise Invalid(_("Een notitie is hoogstens %(n)s tekens.") % {"n": NOTE_MAX}, code="note_too_long")
     if warmth is not None and warmth not in Lead.Warmth.values:
-        raise Invalid("Warmth is cold, warm or hot.", code="invalid_warmth")
+        raise Invalid(_("Kies koud, warm of heet."), code="invalid_warmth")
     for attempt in range(2):
         try:
             with transaction.atomic():
@@ -144,7 +145,6 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db.models import Q  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from django.utils.translation import gettext as _  # noqa: E402
 
 from backend.auth import CONSULTANT, COORDINATOR, MEDIATOR, has_role, user_roles  # noqa: E402
 from backend.errors import Conflict, Forbidden, NotFound  # noqa: E402

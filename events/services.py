@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from backend import rawsql
 from backend.audit import audit_record
@@ -26,7 +27,7 @@ def market_create(*, district: District, name: str, venue: str, address: str,
                   starts_at: dt.datetime, ends_at: dt.datetime, what_to_bring: str = "") -> Market:
     starts_at, ends_at = local_time(starts_at), local_time(ends_at)
     if ends_at <= starts_at:
-        raise Invalid("The market must end after it starts.", code="ends_before_start")
+        raise Invalid(_("Het einde van de markt moet na het begin liggen."), code="ends_before_start")
     with transaction.atomic():
         market = Market.objects.create(district=district, name=name, venue=venue, address=address,
                                        starts_at=starts_at, ends_at=ends_at, what_to_bring=what_to_bring)
@@ -37,16 +38,16 @@ def market_create(*, district: District, name: str, venue: str, address: str,
 def timeslot_create(*, market: Market, starts_at: dt.datetime, ends_at: dt.datetime, capacity: int = 50) -> TimeSlot:
     starts_at, ends_at = local_time(starts_at), local_time(ends_at)
     if ends_at <= starts_at:
-        raise Invalid("A time slot must end after it starts.", code="ends_before_start")
+        raise Invalid(_("Het einde van een tijdvak moet na het begin liggen."), code="ends_before_start")
     if starts_at < market.starts_at or ends_at > market.ends_at:
-        raise Invalid("A time slot must lie within the market's hours.", code="slot_outside_market")
+        raise Invalid(_("Een tijdvak moet binnen de tijden van de markt liggen."), code="slot_outside_market")
     return TimeSlot.objects.create(market=market, starts_at=starts_at, ends_at=ends_at, capacity=capacity)
 
 
 def _lock_market(market_id: int) -> Market:
     market = Market.objects.select_for_update().filter(pk=market_id).first()
     if market is None:
-        raise NotFound("This market does not exist.", code="market_not_found")
+        raise NotFound(_("Deze markt bestaat niet."), code="market_not_found")
     return market
 
 
@@ -56,7 +57,7 @@ def market_open(*, market: Market) -> Market:
         if market.state == Market.State.OPEN:
             return market
         if market.state == Market.State.CLOSED:
-            raise Conflict("A closed market cannot be opened again.", code="market_closed")
+            raise Conflict(_("Deze markt is gesloten. U kunt de markt niet opnieuw openen."), code="market_closed")
         market.state = Market.State.OPEN
         market.opened_at = timezone.now()
         market.save(update_fields=["state", "opened_at"])
@@ -100,20 +101,22 @@ def invitation_issue_bulk(*, market: Market, clients: Iterable[Client | int], sl
     (a repeat is a no-op). Returns the invitations created now."""
     client_ids = list(dict.fromkeys(c.pk if isinstance(c, Client) else int(c) for c in clients))
     if slot is not None and slot.market_id != market.pk:
-        raise Invalid("This time slot belongs to another market.", code="slot_wrong_market")
+        raise Invalid(_("Dit tijdvak hoort bij een andere markt."), code="slot_wrong_market")
     for attempt in range(3):
         try:
             with transaction.atomic():
                 locked = _lock_market(market.pk)
                 if locked.state == Market.State.CLOSED:
-                    raise Conflict("This market is closed; no invitations can be issued.", code="market_closed")
+                    raise Conflict(_("Deze markt is gesloten. U kunt geen uitnodigingen meer maken."),
+                                   code="market_closed")
                 found = dict(Client.objects.filter(pk__in=client_ids).values_list("pk", "district_id"))
                 missing = [cid for cid in client_ids if cid not in found]
                 if missing:
-                    raise NotFound("Unknown clients.", code="client_not_found", extra={"clients": missing[:50]})
+                    raise NotFound(_("Een of meer klanten bestaan niet."), code="client_not_found",
+                                   extra={"clients": missing[:50]})
                 other = [cid for cid in client_ids if found[cid] != locked.district_id]
                 if other:
-                    raise Invalid("These clients belong to another district.", code="client_wrong_district",
+                    raise Invalid(_("Deze klanten horen bij een andere wijk."), code="client_wrong_district",
                                   extra={"clients": other[:50]})
                 existing = set(Invitation.objects.filter(market=locked, client_id__in=client_ids)
                                .values_list("client_id", flat=True))
@@ -152,17 +155,18 @@ def invitation_follow_up(*, market: Market, later: Market, slot: TimeSlot | None
     A no-show that already has a follow-up, or whose client already has an invitation for the
     later market, is skipped: a repeat is a no-op. Returns the invitations created now."""
     if later.pk == market.pk:
-        raise Invalid("Choose another, later market for the follow-up.", code="follow_up_same_market")
+        raise Invalid(_("Kies een andere, latere markt voor de nieuwe oproep."), code="follow_up_same_market")
     market = Market.objects.get(pk=market.pk)
     later = Market.objects.get(pk=later.pk)
     if market.state != Market.State.CLOSED:
-        raise Conflict("Close the market first; only then are the no-shows known.", code="market_not_closed")
+        raise Conflict(_("Sluit eerst de markt. Pas dan weet u wie niet is gekomen."), code="market_not_closed")
     if later.district_id != market.district_id:
-        raise Invalid("The follow-up market must be in the same district.", code="follow_up_other_district")
+        raise Invalid(_("De markt voor de nieuwe oproep moet in dezelfde wijk zijn."), code="follow_up_other_district")
     if later.state == Market.State.CLOSED:
-        raise Conflict("The follow-up market is already closed.", code="market_closed")
+        raise Conflict(_("De markt voor de nieuwe oproep is al gesloten."), code="market_closed")
     if later.starts_at <= market.starts_at:
-        raise Invalid("The follow-up market must start after this market.", code="follow_up_not_later")
+        raise Invalid(_("De markt voor de nieuwe oproep moet later beginnen dan deze markt."),
+                      code="follow_up_not_later")
     no_shows = list(Invitation.objects.filter(market=market, state=Invitation.State.NO_SHOW,
                                               follow_up__isnull=True).only("pk", "client_id", "round"))
     if not no_shows:
@@ -218,14 +222,14 @@ def invitation_check_in(*, invitation: Invitation, at: dt.datetime, by=None, met
     the check-in is allowed; `invitation.client` should be loaded (select_related) so that this
     costs one UPDATE plus the feed append."""
     if timezone.is_naive(at):
-        raise Invalid("The check-in time needs a time zone.", code="naive_datetime")
+        raise Invalid(_("Geef bij de tijd van aanmelden ook de tijdzone."), code="naive_datetime")
     with transaction.atomic(savepoint=False):  # no extra SAVEPOINT round trips on the hot path
         by_id = getattr(by, "pk", None)
         updated, _row = rawsql.execute(_check_in_sql(), [Invitation.State.CHECKED_IN.value,
                                                         rawsql.prep(Invitation, "checked_in_at", at), by_id,
                                                         invitation.pk, Invitation.State.ISSUED.value])
         if updated != 1:
-            raise Conflict("This invitation cannot be checked in (any more).", code="invitation_not_issued")
+            raise Conflict(_("Aanmelden met deze uitnodiging kan niet (meer)."), code="invitation_not_issued")
         invitation.state = Invitation.State.CHECKED_IN
         invitation.checked_in_at = at
         invitation.checked_in_by = by
