@@ -215,6 +215,19 @@ def test_full_slot_shows_alternatives_and_cancel_works_without_js(context_factor
     assert "Reden: Ik heb een andere afspraak" in page.content()
 
 
+def test_the_short_address_typed_from_the_letter_opens_the_page(context_factory, fresh):
+    """A client without a camera types the letter's short address (`/c/XXXX-XXXX`), sloppily."""
+    data = fresh("nl")
+    page = context_factory(viewport=PHONE, locale="nl-NL", is_mobile=True).new_page()
+    page.goto(f"/i/{data['tokens']['nl']}")
+    code = page.locator("strong.code").inner_text().strip()
+    assert re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}", code)
+    response = page.goto(f"/c/{code.replace('-', '').lower()}")
+    assert response.status == 200
+    assert page.url.endswith(f"/i/{data['tokens']['nl']}")
+    assert page.locator("strong.code").inner_text().strip() == code
+
+
 def test_unknown_token_page(context_factory, assert_accessible):
     page = context_factory(viewport=PHONE).new_page()
     response = page.goto("/i/definitely-not-a-valid-token-000")
