@@ -69,7 +69,7 @@ def server_error(request):
     status = 503 if unavailable else 500
     if request.path.startswith("/api/"):
         # The API's own error envelope (backend.api handles most errors before they get here).
-        error = Unavailable() if unavailable else AppError("Er ging iets mis aan onze kant.", code="server_error")
+        error = Unavailable() if unavailable else AppError(_("Er ging iets mis aan onze kant."), code="server_error")
         response = JsonResponse(error.as_dict(), status=status)
         retry_after = Unavailable.retry_after
     else:
