@@ -1,8 +1,12 @@
 """Retention (DESIGN.md §10): pseudonymise clients a configured period after their last market.
 
 A pseudonymised client keeps its rows (invitations, leads, agreements, exemptions), so every
-report keeps its figures; what identifies the person is replaced or emptied, including the
-display names copied into feed entries and free-text notes.
+report keeps its figures; what identifies the person is replaced or emptied: the client's own
+fields, every free-text field about them (lead notes and decline reasons, agreement reasons,
+excuse reasons, what they typed on their page), and the copies of names and text in feed
+entries. Apps that keep their own copies (check-in's stored scan answers, the kiosk's stored
+registration answers) scrub them on `client_pseudonymised`, in the same transaction, with
+`scrub_copy` — events does not import them (DESIGN.md §3).
 """
 
 from __future__ import annotations
@@ -14,13 +18,42 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from backend.audit import audit_record
 from backend.models import FeedEntry
-from events.models import Client, ClientStatement, Lead, LeadNote
+from events.models import Agreement, Client, ClientStatement, Invitation, Lead, LeadNote
 
 PSEUDONYM_NAME = "Verwijderd"
+# What a removed free text becomes: not empty, because whether there was a reason counts in the
+# reports (a capacity override is one with a reason).
+REMOVED_TEXT = "(verwijderd)"
+
+# Sent inside the pseudonymising transaction: client, invitation_ids, lead_ids, display_name.
+client_pseudonymised = Signal()
+
+# Keys of copied free text in feed entries and stored answers: emptied (None where a key may be
+# null). `message` is a host's or tablet's sentence with the name in it.
+_TEXT_KEYS = {"note": "", "text": "", "message": "", "organisation_name": None}
+
+
+def scrub_copy(value, display_name: str):
+    """A JSON copy (feed entry data, a stored answer) without the person: every `display_name`
+    replaced by the pseudonym's, free text emptied; nested objects too."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "display_name" and isinstance(item, str):
+                out[key] = display_name
+            elif key in _TEXT_KEYS and isinstance(item, str):
+                out[key] = _TEXT_KEYS[key]
+            else:
+                out[key] = scrub_copy(item, display_name)
+        return out
+    if isinstance(value, list):
+        return [scrub_copy(item, display_name) for item in value]
+    return value
 
 
 def clients_due(*, now: dt.datetime | None = None, days: int | None = None):
@@ -36,6 +69,11 @@ def _pseudonym(client: Client) -> str:
     return hashlib.sha256(f"{settings.SECRET_KEY}:{client.pk}".encode()).hexdigest()[:12].upper()
 
 
+def _remove_text(queryset, *fields: str) -> None:
+    for name in fields:
+        queryset.exclude(**{name: ""}).update(**{name: REMOVED_TEXT})
+
+
 def client_pseudonymise(*, client: Client) -> None:
     with transaction.atomic():
         tag = _pseudonym(client)
@@ -46,18 +84,23 @@ def client_pseudonymise(*, client: Client) -> None:
         client.consultant = None
         client.pseudonymised_at = timezone.now()
         client.save()
-        Lead.objects.filter(client=client).update(note="")
-        LeadNote.objects.filter(lead__client=client).update(text="")
-        ClientStatement.objects.filter(invitation__client=client).update(organisation_name="")
+        invitation_ids = set(Invitation.objects.filter(client=client).values_list("pk", flat=True))
+        lead_ids = set(Lead.objects.filter(client=client).values_list("pk", flat=True))
+        _remove_text(Invitation.objects.filter(pk__in=invitation_ids), "excuse_reason")
+        _remove_text(Lead.objects.filter(pk__in=lead_ids), "note", "declined_reason")
+        _remove_text(LeadNote.objects.filter(lead_id__in=lead_ids), "text")
+        _remove_text(Agreement.objects.filter(client=client), "hours_reason", "capacity_override_reason")
+        _remove_text(ClientStatement.objects.filter(invitation_id__in=invitation_ids), "organisation_name")
         display = client.display_name
-        market_ids = list(client.invitations.values_list("market_id", flat=True))
+        market_ids = set(Invitation.objects.filter(pk__in=invitation_ids).values_list("market_id", flat=True))
         for entry in FeedEntry.objects.filter(market_id__in=market_ids).iterator(chunk_size=1000):
             data = entry.data
-            if data.get("client_id") == client.pk and "display_name" in data:
-                data["display_name"] = display
-                if "note" in data:
-                    data["note"] = ""
-                FeedEntry.objects.filter(pk=entry.pk).update(data=data)
+            if data.get("client_id") == client.pk or data.get("lead_id") in lead_ids:
+                scrubbed = scrub_copy(data, display)
+                if scrubbed != data:
+                    FeedEntry.objects.filter(pk=entry.pk).update(data=scrubbed)
+        client_pseudonymised.send(sender=Client, client=client, invitation_ids=invitation_ids,
+                                  lead_ids=lead_ids, display_name=display)
         audit_record(action="pseudonymise", object_type="client", object_id=client.pk, actor="system:retention")
 
 

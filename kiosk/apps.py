@@ -5,3 +5,9 @@ class KioskConfig(AppConfig):
     name = "kiosk"
     verbose_name = "Organisation kiosks"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from events.retention import client_pseudonymised
+        from kiosk.services import interests_scrub_client
+
+        client_pseudonymised.connect(interests_scrub_client, dispatch_uid="kiosk.interests_scrub_client")

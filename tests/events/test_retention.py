@@ -68,3 +68,68 @@ def test_days_override(district):
     f.invitation(m, c)
     assert retention_run(days=30) == 0
     assert retention_run(days=5, now=timezone.now() + dt.timedelta(days=1)) == 1
+
+
+@pytest.mark.django_db
+def test_nothing_about_the_person_survives_anywhere(district, consultant, host):
+    """Everything a real market leaves behind about a client — the scan's stored answer, the
+    kiosk's stored answer with its note, lead notes, a decline reason, an agreement's reasons,
+    an excuse reason, what the client typed on their page, and every feed copy of those — holds
+    neither the name nor the free text after retention (§10). Figures stay."""
+    import json
+
+    from backend.feed import feed_append
+    from checkin.models import Scan
+    from checkin.services import ScanRequest, checkin_redeem
+    from events import client_services, lead_services
+    from events.models import Agreement, ClientStatement, Lead, LeadNote
+    from events.reports import market_report
+    from kiosk import services as kiosk
+    from kiosk.models import InterestRequest
+
+    secret = "Geheimnaam"
+    market = f.market(district, state="open")
+    person = f.client(district, given="Zeynep", family=secret)
+    inv = f.invitation(market, person)
+    client_services.client_volunteering_report(invitation=inv, organisation_name=f"Stichting {secret}",
+                                               hours_per_week=4)
+    assert checkin_redeem(market=market, request=ScanRequest(market_id=market.pk, nonce="n-1", token=inv.token),
+                          user=host)["status"] == "ok"
+    stand = f.stand(market)
+    code, _row = kiosk.pairing_code_create(stand=stand)
+    _token, device = kiosk.device_pair(code=code, ip="127.0.0.1")
+    activity = stand.organisation.activities.first()
+    answer = kiosk.interest_register(device=device, data=kiosk.InterestIn(
+        token=inv.token, code=None, activities=[activity.pk], note=f"Bel {secret} 0612345678", warmth="warm",
+        nonce="k-1"))
+    lead_id = answer["lead"]["id"]
+    lead_services.lead_claim(lead_id=lead_id, user=consultant)
+    lead_services.lead_note_add(lead_id=lead_id, user=consultant, text=f"Gesprek met {secret}, Kerkstraat 1")
+    lead_services.lead_outcome(lead_id=lead_id, user=consultant, outcome="declined", declined_by="client",
+                               reason=f"{secret} heeft rugklachten")
+    Agreement.objects.create(client=person, market=market, organisation=stand.organisation, activity=activity,
+                             hours_per_week=24, hours_reason=f"{secret} wil meer uren",
+                             capacity_override_reason=f"voor {secret}", start_date=timezone.localdate())
+    Invitation.objects.filter(pk=inv.pk).update(excuse_reason=f"{secret} ligt in het ziekenhuis")
+    feed_append(market_id=market.pk, kind="invitation.updated", data={
+        "invitation_id": inv.pk, "client_id": person.pk, "display_name": person.display_name, "state": "checked_in"})
+    services.market_close(market=market)
+    figures = market_report(market=market)["figures"]
+    past = timezone.now() - dt.timedelta(days=800)
+    Market.objects.filter(pk=market.pk).update(starts_at=past, ends_at=past + dt.timedelta(hours=4))
+
+    assert retention_run() == 1
+
+    def dump(model, *fields):
+        return json.dumps(list(model.objects.values_list(*fields)), default=str, ensure_ascii=False)
+
+    everything = "".join([
+        dump(FeedEntry, "data"), dump(Scan, "response"), dump(InterestRequest, "response"),
+        dump(Lead, "note", "declined_reason"), dump(LeadNote, "text"),
+        dump(Agreement, "hours_reason", "capacity_override_reason"), dump(Invitation, "excuse_reason"),
+        dump(ClientStatement, "organisation_name"), dump(Client, "given_name", "family_name", "client_number")])
+    for leak in (secret, "Zeynep", "0612345678", "Kerkstraat", "rugklachten", "ziekenhuis", "Welkom"):
+        assert leak not in everything, leak
+    assert Scan.objects.get().status == "ok" and InterestRequest.objects.count() == 1
+    assert Lead.objects.get().state == "declined"
+    assert market_report(market=Market.objects.get(pk=market.pk))["figures"] == figures
