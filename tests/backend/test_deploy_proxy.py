@@ -104,6 +104,20 @@ def proxied_pair(tmp_path):
                 proc.kill()
 
 
+def test_a_forged_x_forwarded_for_does_not_get_around_the_per_ip_limit(proxied_pair):
+    """nginx hands daphne its own peer's address, not the header a client sends: failed logins
+    under ever new usernames and ever new X-Forwarded-For still meet the per-IP limit."""
+    from backend.ratelimit import LIMITS
+
+    base, _logs = proxied_pair
+    allowed, _window = LIMITS["login"]
+    with httpx.Client(base_url=base, timeout=30) as client:
+        statuses = [client.post("/api/v1/auth/login", json={"username": f"nobody{i}", "password": "wrong"},
+                                headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+                    for i in range(allowed + 2)]
+    assert statuses[:allowed] == [401] * allowed and statuses[allowed:] == [429, 429], statuses
+
+
 def test_proxy_balances_http_and_websockets_across_both_processes(proxied_pair):
     base, logs = proxied_pair
     with httpx.Client(base_url=base, timeout=30) as client:
