@@ -138,6 +138,23 @@ def test_manual_code_result_and_repeat(live_server, context_factory, login):
     expect(page.locator("#result-title")).to_have_text("Onbekende code")
 
 
+def test_typed_code_result_is_on_screen_on_a_small_phone(live_server, context_factory, login):
+    """The code field is below the camera: on a 360x640 phone (or any phone with its keyboard
+    open) the coloured result must still come into view after Enter."""
+    [inv] = make_invitations(live_server, 1, given="Klein")
+    page = context_factory(viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True,
+                           reduced_motion="reduce").new_page()
+    login(page, "host", next_url=f"/scan/{inv['market']}/")
+    page.wait_for_selector("html[data-scanner-ready='1']")
+    page.locator("#code-input").scroll_into_view_if_needed()
+    page.fill("#code-input", inv["code"])
+    page.press("#code-input", "Enter")
+    expect(page.locator("#result")).to_have_attribute("data-state", "ok")
+    box = page.locator("#result").bounding_box()
+    assert box["y"] >= 0 and box["y"] < 640, box
+    assert page.evaluate("document.activeElement.id") == "code-input"  # ready for the next code
+
+
 def test_walk_in_new_person(live_server, context_factory, login):
     page = context_factory(viewport=PHONE).new_page()
     [inv] = make_invitations(live_server, 1, given="Zoek")

@@ -123,6 +123,18 @@ function showResult(kind, title, name, message) {
   els.message.textContent = message || "";
   void els.result.offsetWidth;  // restart the flash animation
   els.result.classList.add("flash");
+  revealResult();
+}
+
+// On a phone the typed-code field sits below the camera: after Enter the page is scrolled down
+// to it (and the keyboard is open), so the result panel would be above the screen. Bring it
+// into view; the field keeps its focus for the next code.
+function revealResult() {
+  const box = els.result.getBoundingClientRect();
+  const visible = window.visualViewport ? window.visualViewport.height : window.innerHeight;
+  if (box.top >= 0 && box.bottom <= visible) return;
+  const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  els.result.scrollIntoView({block: "start", behavior: smooth ? "smooth" : "auto"});
 }
 
 function kindOf(answer) {
