@@ -119,3 +119,23 @@ def test_an_outage_that_escapes_ninja_is_the_same_503_envelope_as_ninjas():
     assert json.loads(response.content) == {
         "message": "De verbinding met de database is even weg. Probeer het opnieuw.",
         "code": "unavailable", "extra": {"retry_after": 2}}
+
+
+@pytest.mark.django_db
+def test_a_page_that_does_not_exist_is_plain_dutch_or_the_visitors_language():
+    r = DjangoClient().get("/nergens/")
+    html = r.content.decode()
+    assert r.status_code == 404 and '<html lang="nl"' in html
+    assert "Deze pagina bestaat niet" in html and 'href="/"' in html
+    ar = DjangoClient().get("/nergens/", HTTP_ACCEPT_LANGUAGE="ar").content.decode()
+    assert '<html lang="ar" dir="rtl"' in ar and "هذه الصفحة غير موجودة" in ar
+
+
+@pytest.mark.django_db
+def test_a_page_of_another_role_says_no_access_with_a_way_back(host, market):
+    from tests.conftest import logged_in
+
+    r = logged_in(host).get(f"/dashboard/{market.pk}/")
+    html = r.content.decode()
+    assert r.status_code == 403 and '<html lang="nl"' in html
+    assert "Geen toegang" in html and 'href="/"' in html and "403 Forbidden" not in html
