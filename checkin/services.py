@@ -151,7 +151,9 @@ def _decide(*, market: Market, invitation: Invitation | None, user, at: dt.datet
         return _answer(status=ERROR, reason=UNKNOWN, method=method,
                        message=_("Onbekende code. Kijk of de code goed is, of zoek de persoon op naam."))
     client = invitation.client
-    name = client.display_name
+    # Isolated (U+2068 … U+2069): a Latin name inside an Arabic sentence keeps its own order and
+    # its full stop ("Rui B.", not ".Rui B").
+    name = f"\u2068{client.display_name}\u2069"
     if invitation.state == Invitation.State.REVOKED:
         return _answer(status=ERROR, reason=REVOKED, client=client, invitation=invitation, method=method,
                        message=_("De uitnodiging van %(name)s is ingetrokken. Stuur de persoon naar de "

@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -82,8 +83,12 @@ def _language_links(request, current: str) -> list[dict]:
 
 def _phone_context() -> dict:
     phone = settings.VM_MUNICIPALITY_PHONE
+    tel = "".join(ch for ch in phone if ch.isdigit() or ch == "+")
     return {"municipality_name": settings.VM_MUNICIPALITY_NAME, "municipality_phone": phone,
-            "municipality_phone_tel": "".join(ch for ch in phone if ch.isdigit() or ch == "+")}
+            "municipality_phone_tel": tel,
+            # In a sentence: a link to call, kept left to right and on one line ("14 010" must not
+            # break or turn around on an Arabic page).
+            "municipality_phone_link": format_html('<a class="phone" dir="ltr" href="tel:{}">{}</a>', tel, phone)}
 
 
 def _rate_limited_page(request, exc: RateLimited) -> HttpResponse:

@@ -230,6 +230,8 @@ def test_arabic_is_right_to_left(web, inv):
     html = web.get(url(inv) + "?lang=ar").content.decode()
     assert re.search(r'<html lang="ar" dir="rtl"', html)
     assert 'dir="ltr"' in html  # the short code stays left-to-right
+    # the municipality's number: a link to call, left to right, on one line (client.css .phone)
+    assert f'<a class="phone" dir="ltr" href="tel:14010">{settings.VM_MUNICIPALITY_PHONE}</a>' in html
     html = web.get(url(inv) + "?lang=nl").content.decode()
     assert 'dir="rtl"' not in html.split(">", 2)[1]
 

@@ -232,7 +232,7 @@ function enqueue(scan) {
 function applyAnswer(scan, answer, {show}) {
   const kind = kindOf(answer);
   const name = answer.client ? answer.client.display_name : "";
-  logEntry(scan, kind, name ? `${titleOf(answer)}: ${name}` : titleOf(answer));
+  logEntry(scan, kind, name ? `${titleOf(answer)}: \u2068${name}\u2069` : titleOf(answer));  // name isolated (RTL)
   if (answer.status === "ok" && !answer.replayed) countOk();
   if (show) {
     showResult(kind, titleOf(answer), name, answer.message);
