@@ -43,7 +43,8 @@ def scanner_strings() -> dict[str, str]:
         "code_invalid": _("Typ de 8 tekens van de code, bijvoorbeeld ABCD-1234."),
         "offline": _("Geen internet"),
         "online": _("Online"),
-        "queue_count": _("%(count)s scans wachten op verzenden"),
+        "queue_count": _("Wachten op verzenden: %(count)s"),  # label style: no plural forms needed
+        "namesake": _("Er zijn meer mensen met deze naam. Vraag een consulent om de juiste persoon te kiezen."),
         "no_results": _("Niemand gevonden. Vul hieronder de gegevens in om de persoon toe te voegen."),
         "register": _("Aanmelden"),
         "invited": _("uitgenodigd"),

@@ -24,9 +24,10 @@ def kiosk_strings() -> dict[str, str]:
         "Vraag de coördinator om een nieuwe koppelcode.":
             _("Deze tablet is afgemeld door de coördinator. U kunt hier niets meer registreren. "
               "Vraag de coördinator om een nieuwe koppelcode."),
-        "%(leads)s aanmeldingen · %(agreements)s van %(capacity)s plaatsen bezet · begeleiding voor %(guidance)s":
-            _("%(leads)s aanmeldingen · %(agreements)s van %(capacity)s plaatsen bezet · "
-              "begeleiding voor %(guidance)s"),
+        # Label style ("Aanmeldingen: 1"), so one message fits every count without plural forms.
+        "Aanmeldingen: %(leads)s · bezet: %(agreements)s van %(capacity)s plaatsen · begeleiding voor: %(guidance)s":
+            _("Aanmeldingen: %(leads)s · bezet: %(agreements)s van %(capacity)s plaatsen · "
+              "begeleiding voor: %(guidance)s"),
         "Vol": _("Vol"),
         "Stand: %(location)s": _("Stand: %(location)s"),
         "Camera starten…": _("Camera starten…"),

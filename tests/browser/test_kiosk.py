@@ -90,7 +90,7 @@ def test_tablet_pairs_scans_a_visitor_and_registers_two_activities(
     assert page.evaluate("() => localStorage.getItem('vm.kiosk.token')")
     assert page.locator("#home-title").inner_text() == stand["organisation"]
     assert page.locator("#activity-list li").count() == len(stand["activities"])
-    assert "plaatsen bezet" in page.locator("#activity-list li").first.inner_text()
+    assert "bezet: 0 van" in page.locator("#activity-list li").first.inner_text()
 
     # Touch targets of at least 44 px.
     for selector in ("#scan-start", "#code-form button"):

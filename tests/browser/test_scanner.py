@@ -155,6 +155,24 @@ def test_typed_code_result_is_on_screen_on_a_small_phone(live_server, context_fa
     assert page.evaluate("document.activeElement.id") == "code-input"  # ready for the next code
 
 
+def test_walk_in_search_warns_a_host_about_namesakes(live_server, context_factory, login):
+    """Hosts see no client number, so two "Tweeling T." look the same: the list says so."""
+    twins = make_invitations(live_server, 2, given="Tweeling" + uuid.uuid4().hex[:4])
+    [single] = make_invitations(live_server, 1, given="Enkel" + uuid.uuid4().hex[:4])
+    page = context_factory(viewport=PHONE).new_page()
+    login(page, "host", next_url=f"/scan/{twins[0]['market']}/")
+    page.wait_for_selector("html[data-scanner-ready='1']")
+    page.fill("#walkin-q", twins[0]["display_name"].split()[0])
+    page.click("#walkin-search-form button[type=submit]")
+    expect(page.locator("#walkin-results li")).to_have_count(2)
+    expect(page.locator("#walkin-results .walkin-namesake")).to_have_count(2)
+    expect(page.locator("#walkin-results .walkin-namesake").first).to_contain_text("meer mensen met deze naam")
+    page.fill("#walkin-q", single["display_name"].split()[0])
+    page.click("#walkin-search-form button[type=submit]")
+    expect(page.locator("#walkin-results li")).to_have_count(1)
+    expect(page.locator("#walkin-results .walkin-namesake")).to_have_count(0)
+
+
 def test_walk_in_new_person(live_server, context_factory, login):
     page = context_factory(viewport=PHONE).new_page()
     [inv] = make_invitations(live_server, 1, given="Zoek")

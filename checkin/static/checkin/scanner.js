@@ -463,6 +463,10 @@ if (walkIn.searchForm) {
         walkIn.results.replaceChildren(li);
         return;
       }
+      // Hosts see no client number: namesakes look the same, so say so instead of letting the
+      // host pick one at random (the other would become a no-show).
+      const seen = {};
+      data.forEach((hit) => { seen[hit.display_name] = (seen[hit.display_name] || 0) + 1; });
       walkIn.results.replaceChildren(...data.map((hit) => {
         const li = document.createElement("li");
         const button = document.createElement("button");
@@ -474,6 +478,12 @@ if (walkIn.searchForm) {
         button.textContent = `${hit.display_name}${number}${state ? ` – ${state}` : ""} · ${S.register}`;
         button.addEventListener("click", () => registerWalkIn({client: hit.id}));
         li.append(button);
+        if (seen[hit.display_name] > 1 && !hit.client_number) {
+          const warning = document.createElement("p");
+          warning.className = "walkin-namesake";
+          warning.textContent = S.namesake;
+          li.append(warning);
+        }
         return li;
       }));
     } catch (_e) {

@@ -204,7 +204,7 @@ function renderStand() {
     title.textContent = activity.title;
     const use = document.createElement("span");
     use.className = "use";
-    use.textContent = t("%(leads)s aanmeldingen · %(agreements)s van %(capacity)s plaatsen bezet · begeleiding voor %(guidance)s", {
+    use.textContent = t("Aanmeldingen: %(leads)s · bezet: %(agreements)s van %(capacity)s plaatsen · begeleiding voor: %(guidance)s", {
       leads: activity.leads, agreements: activity.agreements, capacity: activity.capacity, guidance: activity.guidance_capacity,
     });
     item.append(title, use);
