@@ -458,7 +458,9 @@ async function closeMarket(form) {
   result.className = "alert";
   try {
     let noShows = 0;
-    if (!ui.state.market || ui.state.market.state !== "closed") {
+    // The snapshot may not have reached this panel yet (a quick click): closing again is a no-op.
+    const market = ui.state && ui.state.market;
+    if (!market || market.state !== "closed") {
       const closed = await api("POST", `markets/${cfg.market}/close`);
       noShows = closed.no_shows !== undefined ? closed.no_shows : 0;
     }
