@@ -31,7 +31,7 @@ from events.codes import normalise_code, parse_token
 from events.lead_services import client_public
 from events.models import Client, Invitation, Market
 from events.selectors import invitation_by_token_or_code
-from events.retention import scrub_copy
+from events.retention import scrub_rows
 from events.services import invitation_check_in, invitation_issue_bulk, local_time
 
 # How far a device clock may run ahead of ours before scanned_at is refused (422).
@@ -417,5 +417,4 @@ def _decide_not_open(market: Market) -> dict:
 def scans_scrub_client(sender=None, *, invitation_ids, display_name: str, **_kwargs) -> None:
     """On `events.retention.client_pseudonymised`: the stored first answers of the client's
     scans lose the name (the scan rows, outcomes and times stay for the statistics)."""
-    for pk, response in Scan.objects.filter(invitation_id__in=invitation_ids).values_list("pk", "response"):
-        Scan.objects.filter(pk=pk).update(response=scrub_copy(response, display_name))
+    scrub_rows(Scan.objects.filter(invitation_id__in=invitation_ids), "response", display_name)

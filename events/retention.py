@@ -6,7 +6,7 @@ fields, every free-text field about them (lead notes and decline reasons, agreem
 excuse reasons, what they typed on their page), and the copies of names and text in feed
 entries. Apps that keep their own copies (check-in's stored scan answers, the kiosk's stored
 registration answers) scrub them on `client_pseudonymised`, in the same transaction, with
-`scrub_copy` — events does not import them (DESIGN.md §3).
+`scrub_rows` — events does not import them (DESIGN.md §3).
 """
 
 from __future__ import annotations
@@ -69,6 +69,19 @@ def _pseudonym(client: Client) -> str:
     return hashlib.sha256(f"{settings.SECRET_KEY}:{client.pk}".encode()).hexdigest()[:12].upper()
 
 
+def scrub_rows(queryset, field: str, display_name: str) -> None:
+    """`scrub_copy` over the JSON `field` of these rows, written back in batches (only the rows
+    that change)."""
+    changed = []
+    for row in queryset.only("pk", field):
+        value = getattr(row, field)
+        scrubbed = scrub_copy(value, display_name)
+        if scrubbed != value:
+            setattr(row, field, scrubbed)
+            changed.append(row)
+    queryset.model.objects.bulk_update(changed, [field], batch_size=500)
+
+
 def _remove_text(queryset, *fields: str) -> None:
     for name in fields:
         queryset.exclude(**{name: ""}).update(**{name: REMOVED_TEXT})
@@ -93,12 +106,10 @@ def client_pseudonymise(*, client: Client) -> None:
         _remove_text(ClientStatement.objects.filter(invitation_id__in=invitation_ids), "organisation_name")
         display = client.display_name
         market_ids = set(Invitation.objects.filter(pk__in=invitation_ids).values_list("market_id", flat=True))
-        for entry in FeedEntry.objects.filter(market_id__in=market_ids).iterator(chunk_size=1000):
-            data = entry.data
-            if data.get("client_id") == client.pk or data.get("lead_id") in lead_ids:
-                scrubbed = scrub_copy(data, display)
-                if scrubbed != data:
-                    FeedEntry.objects.filter(pk=entry.pk).update(data=scrubbed)
+        # The entries about this client, picked by the database (a market holds thousands of
+        # entries and retention pseudonymises its clients one after the other).
+        about = Q(data__client_id=client.pk) | (Q(data__lead_id__in=lead_ids) if lead_ids else Q(pk__in=[]))
+        scrub_rows(FeedEntry.objects.filter(market_id__in=market_ids).filter(about), "data", display)
         client_pseudonymised.send(sender=Client, client=client, invitation_ids=invitation_ids,
                                   lead_ids=lead_ids, display_name=display)
         audit_record(action="pseudonymise", object_type="client", object_id=client.pk, actor="system:retention")

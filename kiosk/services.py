@@ -25,7 +25,7 @@ from backend.errors import AppError, Invalid, NotFound, RateLimited
 from events.codes import CODE_ALPHABET, format_code, normalise_code, parse_token
 from events.lead_services import NOTE_MAX, client_public, lead_upsert
 from events.models import Activity, Invitation, Lead, Market, Organisation, Stand
-from events.retention import scrub_copy
+from events.retention import scrub_rows
 from events.selectors import invitation_by_token_or_code
 from kiosk.models import Device, InterestRequest, PairingCode
 
@@ -347,5 +347,4 @@ def interest_register(*, device: Device, data: InterestIn) -> dict:
 def interests_scrub_client(sender=None, *, lead_ids, display_name: str, **_kwargs) -> None:
     """On `events.retention.client_pseudonymised`: the stored answers of registrations about the
     client (name, note) lose what identifies them."""
-    for pk, response in InterestRequest.objects.filter(lead_id__in=lead_ids).values_list("pk", "response"):
-        InterestRequest.objects.filter(pk=pk).update(response=scrub_copy(response, display_name))
+    scrub_rows(InterestRequest.objects.filter(lead_id__in=lead_ids), "response", display_name)
