@@ -157,6 +157,7 @@ class Stack:
 
 REDEEM_PATH = "/api/v1/checkin/redeem"
 BOUND_PATH = "/__bench/redeem"  # the service bound (bench/bench_asgi.py)
+BARE_PATH = "/__bench/bare"  # the bare floor (bench/bare_asgi.py)
 
 
 def redeem_bodies(market: int, tokens: list[str], path: str = REDEEM_PATH) -> list:
@@ -166,10 +167,16 @@ def redeem_bodies(market: int, tokens: list[str], path: str = REDEEM_PATH) -> li
 
 async def floors(stack: Stack, args, results: dict, prefix: str) -> None:
     n = args.floor_requests
-    results[f"{prefix}floor-bare"] = await run_phase(stack.port, [("GET", "/__bench/bare", b"")] * n, {},
+    results[f"{prefix}floor-bare"] = await run_phase(stack.port, [("GET", BARE_PATH, b"")] * n, {},
                                                      args.concurrency, 60, stack.pids)
     results[f"{prefix}floor-django"] = await run_phase(stack.port, [("GET", "/healthz", b"")] * n, {},
                                                        args.concurrency, 60, stack.pids)
+    # The redeem's request shape (session cookie, CSRF header, a scan's body) on the bare endpoint:
+    # daphne's own cost for a scan, without any application behind it.
+    scan_headers = await login(stack.port, "host")
+    results[f"{prefix}floor-bare-post"] = await run_phase(
+        stack.port, redeem_bodies(stack.data["market"], [stack.data["tokens"][0]] * n, BARE_PATH), scan_headers,
+        args.concurrency, 60, stack.pids)
 
 
 async def redeem(stack: Stack, args, results: dict, tokens: list[str], prefix: str, repeat: bool = True,
