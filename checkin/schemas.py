@@ -9,6 +9,7 @@ from ninja import Schema
 from pydantic import Field, model_validator
 
 from backend.schemas import DbId
+from events.schemas import ClientPublicOut
 
 TOKEN_MAX = 512
 CODE_MAX = 32
@@ -33,11 +34,6 @@ class RedeemIn(Schema):
 class SyncIn(Schema):
     # Items are validated one by one, so one malformed scan does not fail the batch.
     scans: list[Any]
-
-
-class ClientPublicOut(Schema):
-    display_name: str
-    language: str
 
 
 class InvitationRefOut(Schema):

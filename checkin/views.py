@@ -53,6 +53,14 @@ def scanner_strings() -> dict[str, str]:
         "scan_qr": _("QR-code"),
         "typed_code": _("Code"),
         "walk_in": _("Inloop"),
+        # peer mediators: a scan finds the client's leads to add a note to (DESIGN.md §2)
+        "note": _("Notitie"),
+        "look_up": _("Opzoeken"),
+        "note_offline": _("Een notitie kan alleen met internet."),
+        "note_pick": _("Kies eerst de aanmelding waar uw notitie over gaat."),
+        "note_empty": _("Schrijf eerst uw notitie."),
+        "note_saved": _("Notitie opgeslagen. De consulent ziet hem meteen."),
+        "no_organisation": _("Zonder organisatie"),
     }
 
 
@@ -83,12 +91,16 @@ def scanner(request, market_id: int):
             "clients": f"/api/v1/markets/{market.pk}/clients",
             "walk_ins": f"/api/v1/markets/{market.pk}/walk-ins",
             "login": f"/login/?next=/scan/{market.pk}/",
+            "note_lookup": f"/api/v1/markets/{market.pk}/leads/lookup",
+            "notes": "/api/v1/leads/{lead}/notes",
         },
         "strings": scanner_strings(),
         "checked_in": counts["checked_in"],
         "invited": counts["invited"],
+        "can_note": has_role(request.user, MEDIATOR),
     }
     return render(request, "checkin/scanner.html", {
         "market": market, "config": config, "counts": counts,
         "can_walk_in": has_role(request.user, *WALK_IN_ROLES),
+        "can_note": config["can_note"],
     })

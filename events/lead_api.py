@@ -14,7 +14,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
-from backend.auth import CONSULTANT, COORDINATOR, user_auth
+from backend.auth import CONSULTANT, COORDINATOR, MEDIATOR, user_auth
 from backend.errors import NotFound
 from backend.schemas import ErrorOut
 from events import lead_services as ls
@@ -28,6 +28,8 @@ from events.lead_schemas import (
     LeadDetailOut,
     LeadOut,
     NoteIn,
+    NoteLookupIn,
+    NoteLookupOut,
     NoteOut,
     OutcomeIn,
     OutcomeOut,
@@ -86,6 +88,16 @@ def leads_release(request, lead_id: int):
 def leads_note(request, lead_id: int, payload: NoteIn):
     note = ls.lead_note_add(lead_id=lead_id, user=request.auth, text=payload.text)
     return Status(201, ls.note_feed_data(note))
+
+
+@router.post("markets/{market_id}/leads/lookup", response={200: NoteLookupOut, **READ, 429: ErrorOut})
+def leads_lookup_for_note(request, market_id: int, payload: NoteLookupIn):
+    """A peer mediator (or a consultant of the district) scanned a client's letter to add a note:
+    the display name and language and the client's open leads here, with organisation and
+    activities only. 200 with `reason` unknown, revoked or wrong_market for those scans;
+    writes nothing; unknown codes count for the rate limit (429)."""
+    market = market_get_for_user(user=request.auth, market_id=market_id, roles=(MEDIATOR, CONSULTANT))
+    return ls.leads_lookup_for_note(market=market, user=request.auth, token=payload.token, code=payload.code)
 
 
 @router.post("leads/{lead_id}/outcome", response={200: OutcomeOut, **WRITE})

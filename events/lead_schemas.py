@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from ninja import Schema
 from pydantic import AliasChoices, ConfigDict, Field
 
+from events.schemas import ActivityRefOut, ClientPublicOut
+
 
 class _In(Schema):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class ActivityRefOut(Schema):
-    id: int
-    title: str
 
 
 class LeadOut(Schema):
@@ -48,6 +46,25 @@ class NoteOut(Schema):
     author: str | None
     text: str
     created_at: dt.datetime
+
+
+class NoteLookupIn(_In):
+    token: str | None = Field(None, max_length=512)
+    code: str | None = Field(None, max_length=32)
+
+
+class NoteLeadOut(Schema):
+    id: int
+    organisation: str | None
+    activities: list[ActivityRefOut]
+
+
+class NoteLookupOut(Schema):
+    status: Literal["ok", "error"]
+    reason: Literal["unknown", "revoked", "wrong_market"] | None
+    client: ClientPublicOut | None
+    leads: list[NoteLeadOut]
+    message: str
 
 
 class AgreementOut(Schema):

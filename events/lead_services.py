@@ -147,8 +147,11 @@ from django.db.models import Q  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from backend.auth import CONSULTANT, COORDINATOR, MEDIATOR, has_role, user_roles  # noqa: E402
+from backend import ratelimit  # noqa: E402
 from backend.errors import Conflict, Forbidden, NotFound  # noqa: E402
+from events.codes import normalise_code, parse_token  # noqa: E402
 from events.models import Agreement, ClientStatement, Exemption, Invitation, LeadNote  # noqa: E402
+from events.selectors import invitation_by_token_or_code  # noqa: E402
 
 HOURS_ABSOLUTE_MAX = Decimal("40")
 REASON_MAX = 500
@@ -280,6 +283,51 @@ def lead_note_add(*, lead_id: int, user, text: str) -> LeadNote:
         Lead.objects.filter(pk=lead.pk).update(updated_at=timezone.now())
         feed_append(market_id=lead.market_id, kind="lead_note.created", data=note_feed_data(note, lead=lead))
     return note
+
+
+# The leads a note can still help: not yet worked out, or waiting for a follow-up conversation.
+NOTE_LEAD_STATES = (Lead.State.NEW, Lead.State.CLAIMED, Lead.State.FOLLOW_UP)
+
+
+def leads_lookup_for_note(*, market: Market, user, token: str | None = None, code: str | None = None) -> dict:
+    """What a peer mediator sees after scanning a client's letter to add a note (DESIGN.md §2:
+    "like a host, plus adding notes to leads; no access to client records"): the display name
+    and language, and the client's open leads at this market with organisation and activities
+    only — no state (an exemption would reveal welfare data), no claimant, no client number.
+    A scan outcome, not an error: `reason` unknown, revoked or wrong_market (then no client).
+    Writes nothing; unknown tokens and codes count for the user's code rate limit, as scans do."""
+    token = (token or "").strip() or None
+    code = (code or "").strip() or None
+    if (token is None) == (code is None):
+        raise Invalid(_("Stuur een token of een code, niet allebei."), code="token_or_code")
+    ident = f"user:{user.pk}"
+    ratelimit.check("code", ident)
+    value = parse_token(token) if token is not None else normalise_code(code)
+    invitation = None if value is None else invitation_by_token_or_code(
+        **{"token" if token is not None else "code": value})
+    if invitation is None:
+        ratelimit.record_failure("code", ident)
+        return _note_lookup("unknown", _("Onbekende code. Kijk of de code goed is."))
+    if invitation.market_id != market.pk:
+        return _note_lookup("wrong_market", _("Deze uitnodiging is voor een andere markt."))
+    if invitation.state == Invitation.State.REVOKED:
+        return _note_lookup("revoked", _("Deze uitnodiging is ingetrokken. Vraag een consulent."))
+    client = invitation.client
+    leads = (Lead.objects.filter(market=market, client=client, state__in=NOTE_LEAD_STATES)
+             .select_related("organisation").prefetch_related("activities").order_by("created_at", "pk"))
+    found = [{"id": lead.pk, "organisation": lead.organisation.name if lead.organisation_id else None,
+              "activities": [{"id": a.pk, "title": a.title} for a in lead.activities.all()]} for lead in leads]
+    name = f"\u2068{client.display_name}\u2069"  # isolated: a Latin name keeps its order in Arabic
+    message = (_("Kies de aanmelding waar uw notitie over gaat.") if found else
+               _("%(name)s heeft op deze markt nog geen aanmelding bij een organisatie. Een notitie kan pas "
+                 "bij een aanmelding.") % {"name": name})
+    return {**_note_lookup(None, message), "client": client_public(client), "leads": found}
+
+
+
+def _note_lookup(reason: str | None, message: str) -> dict:
+    return {"status": "ok" if reason is None else "error", "reason": reason, "client": None, "leads": [],
+            "message": message}
 
 
 def note_feed_data(note: LeadNote, *, lead: Lead | None = None) -> dict:

@@ -116,6 +116,13 @@ class ActivityRefOut(Schema):
     title: str
 
 
+class ClientPublicOut(Schema):
+    """The minimal profile hosts, mediators and organisation devices may see
+    (events.lead_services.client_public)."""
+    display_name: str
+    language: str
+
+
 class StandOut(Schema):
     id: int
     organisation: str

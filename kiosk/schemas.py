@@ -9,6 +9,7 @@ from typing import Literal
 from ninja import Field, Schema
 
 from backend.schemas import DbId
+from events.schemas import ActivityRefOut, ClientPublicOut
 
 
 class PairIn(Schema):
@@ -85,11 +86,6 @@ class InterestIn(Schema):
     nonce: str = Field(..., min_length=1, max_length=64)
 
 
-class ActivityRefOut(Schema):
-    id: int
-    title: str
-
-
 class LeadForDeviceOut(Schema):
     id: int
     created: bool
@@ -97,11 +93,6 @@ class LeadForDeviceOut(Schema):
     warmth: str | None
     note: str
     updated_at: datetime
-
-
-class ClientPublicOut(Schema):
-    display_name: str
-    language: str
 
 
 class InterestOut(Schema):

@@ -111,6 +111,8 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "leads/{lead_id}"): Row(allowed=allow(*STAFF)),
     ("POST", "leads/{lead_id}/claim"): Row(allowed=allow(CONS)),
     ("POST", "leads/{lead_id}/release"): Row(allowed=allow(CONS), params=lambda w: {"lead_id": w.claimed_lead.pk}),
+    ("POST", "markets/{market_id}/leads/lookup"): Row(allowed=allow(CONS, MED),
+                                                      body=lambda w: {"token": w.checked_in.token}),
     ("POST", "leads/{lead_id}/notes"): Row(allowed=allow(CONS, MED, ok={201}), body=lambda w: {"text": "Belt volgende week."}),
     ("POST", "leads/{lead_id}/outcome"): Row(allowed=allow(CONS), params=lambda w: {"lead_id": w.claimed_lead.pk},
                                              body=lambda w: {"outcome": "follow_up",

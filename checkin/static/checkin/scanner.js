@@ -1,6 +1,8 @@
 // Scanner page for hosts (DESIGN.md §7). Camera scanning with the vendored jsQR, manual code
 // entry, an offline queue (localStorage) uploaded through /api/v1/checkin/sync, walk-ins.
 // Every scan gets a nonce when it is made, so sending it again (retry, sync) is always safe.
+// A peer mediator can switch what a scan does: check in, or find the client's leads at this
+// market to add a note to one (DESIGN.md §2); that mode needs the network and queues nothing.
 
 const config = JSON.parse(document.getElementById("scanner-config").textContent);
 const S = config.strings;
@@ -8,6 +10,7 @@ const MARKET = config.market;
 const QUEUE_KEY = `vm.scanner.queue.${MARKET}`;
 const LOG_KEY = `vm.scanner.log.${MARKET}`;
 const SESSION_KEY = `vm.scanner.session.${MARKET}`;
+const MODE_KEY = `vm.scanner.mode.${MARKET}`;
 const DEBOUNCE_MS = 4000;
 const SYNC_EVERY_MS = 15000;
 const COUNT_EVERY_MS = 30000;
@@ -20,7 +23,7 @@ const els = {
   message: $("result-message"), net: $("net-status"), countMarket: $("count-market"),
   countInvited: $("count-invited"), countSession: $("count-session"), video: $("camera-video"),
   canvas: $("camera-canvas"), hint: $("camera-hint"), toggle: $("camera-toggle"), codeForm: $("code-form"),
-  codeInput: $("code-input"), log: $("scan-log"), queueSummary: $("queue-summary"),
+  codeInput: $("code-input"), codeSubmit: $("code-submit"), log: $("scan-log"), queueSummary: $("queue-summary"),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -91,7 +94,7 @@ async function api(method, url, body) {
 // result display, sound, vibration
 // ---------------------------------------------------------------------------------------------
 
-const ICONS = {ok: "✓", warn: "!", error: "✕", wait: "…", idle: ""};
+const ICONS = {ok: "✓", warn: "!", error: "✕", wait: "…", info: "i", idle: ""};
 let audio = null;
 
 function beep(kind) {
@@ -387,7 +390,7 @@ function scanFrame() {
   }
   lastText = found.data;
   lastAt = now;
-  redeem({token: found.data});
+  scanned({token: found.data});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -413,7 +416,7 @@ els.codeForm.addEventListener("submit", (event) => {
     return;
   }
   els.codeInput.value = "";
-  redeem({code: `${code.slice(0, 4)}-${code.slice(4)}`});
+  scanned({code: `${code.slice(0, 4)}-${code.slice(4)}`});
   els.codeInput.focus();
 });
 
@@ -504,6 +507,123 @@ if (walkIn.searchForm) {
     if (number) body.client_number = number;
     registerWalkIn(body);
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// peer mediators: a scan finds the client's open leads here, and a note goes to one of them
+// ---------------------------------------------------------------------------------------------
+
+const notes = {
+  modes: document.querySelectorAll('input[name="scan-mode"]'), box: $("notes"), form: $("note-form"),
+  choices: $("note-lead-choices"), text: $("note-text"), submit: $("note-submit"),
+  status: $("note-status"),
+};
+const registerLabel = els.codeSubmit.textContent;
+let mode = "checkin";
+
+function setMode(value) {
+  mode = config.can_note && value === "note" ? "note" : "checkin";
+  sessionStorage.setItem(MODE_KEY, mode);
+  notes.modes.forEach((radio) => { radio.checked = radio.value === mode; });
+  els.codeSubmit.textContent = mode === "note" ? S.look_up : registerLabel;
+  if (notes.box && mode !== "note") notes.box.hidden = true;
+}
+
+function scanned(fields) {
+  return mode === "note" ? lookUp(fields) : redeem(fields);
+}
+
+function noteStatus(text, isError) {
+  notes.status.textContent = text;
+  notes.status.classList.toggle("note-error", Boolean(isError));
+}
+
+function leadLabel(lead) {
+  const titles = lead.activities.map((activity) => activity.title).join(", ");
+  const organisation = lead.organisation || S.no_organisation;
+  return titles ? `${organisation}: ${titles}` : organisation;
+}
+
+function showLeads(leads) {
+  notes.choices.replaceChildren(...leads.map((lead, i) => {
+    const label = document.createElement("label");
+    label.className = "choice";
+    const radio = document.createElement("input");
+    radio.type = "radio";
+    radio.name = "note-lead";
+    radio.value = String(lead.id);
+    radio.checked = leads.length === 1 || i === 0;
+    const text = document.createElement("span");
+    text.textContent = leadLabel(lead);
+    label.append(radio, text);
+    return label;
+  }));
+  // A note typed for the previous client must never land on this one's lead.
+  notes.text.value = "";
+  notes.box.hidden = leads.length === 0;
+  noteStatus("", false);
+}
+
+async function lookUp(fields) {
+  notes.box.hidden = true;
+  if (navigator.onLine === false) {
+    showResult("error", S.error, "", S.note_offline);
+    beep("error");
+    return;
+  }
+  showResult("wait", S.sending, "", "");
+  try {
+    const {status, data, retryAfter} = await api("POST", config.urls.note_lookup, fields);
+    if (status === 200 && data.status === "ok") {
+      showResult("info", S.note, data.client.display_name, data.message);
+      showLeads(data.leads);
+    } else if (status === 200) {
+      showResult("error", titleOf(data), "", data.message);
+      beep("error");
+    } else if (status === 429) {
+      const seconds = retryAfter || (data && data.extra && data.extra.retry_after) || 60;
+      showResult("error", S.error, "", fmt(S.rate_limited, {seconds}));
+      beep("error");
+    } else {
+      showResult("error", S.error, "", (data && data.message) || String(status));
+      beep("error");
+    }
+  } catch (err) {
+    if (err instanceof NetworkError) showResult("error", S.error, "", S.note_offline);
+  }
+}
+
+if (notes.form) {
+  notes.modes.forEach((radio) => radio.addEventListener("change", () => setMode(radio.value)));
+  notes.form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const chosen = notes.form.querySelector('input[name="note-lead"]:checked');
+    const text = notes.text.value.trim();
+    if (!chosen) {
+      noteStatus(S.note_pick, true);
+      return;
+    }
+    if (!text) {
+      noteStatus(S.note_empty, true);
+      notes.text.focus();
+      return;
+    }
+    notes.submit.disabled = true;  // one tap, one note
+    try {
+      const {status, data} = await api("POST", config.urls.notes.replace("{lead}", chosen.value), {text});
+      if (status === 201) {
+        notes.text.value = "";
+        noteStatus(S.note_saved, false);
+      } else {
+        noteStatus((data && data.message) || String(status), true);
+      }
+    } catch (err) {
+      noteStatus(S.note_offline, true);
+    } finally {
+      notes.submit.disabled = false;
+    }
+  });
+  setMode(sessionStorage.getItem(MODE_KEY) || "checkin");
 }
 
 // ---------------------------------------------------------------------------------------------
