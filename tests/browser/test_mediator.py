@@ -91,6 +91,29 @@ def test_mediator_adds_a_note_to_a_lead_found_by_the_letters_code(live_server, a
     expect(page.locator("#result-title")).to_have_text("Aangemeld")
 
 
+def test_camera_reads_the_letter_again_after_switching_to_notes(live_server, api_session, fake_camera_browser,
+                                                                 qr_y4m, tmp_path, login):
+    """The camera is on from the start, so the letter in front of it is first read as a check-in
+    (the client is already in: amber); switching to notes reads the same letter again."""
+    coordinator, host = api_session("coordinator"), api_session("host")
+    [visitor] = make_invitations(live_server, 1, given="Cameranotitie")
+    r = host.post("/api/v1/checkin/redeem", json={"market": visitor["market"], "token": visitor["token"],
+                                                  "nonce": uuid.uuid4().hex})
+    assert r.json()["status"] == "ok", r.text
+    _lead_id, organisation = kiosk_lead(live_server, coordinator, visitor["market"], visitor["token"])
+    video = qr_y4m(f"{live_server.url}/i/{visitor['token']}", tmp_path / "qr.y4m")
+    context = fake_camera_browser(video).new_context(base_url=live_server.url, viewport=PHONE, locale="nl-NL")
+    try:
+        page = context.new_page()
+        login(page, "mediator", next_url=f"/scan/{visitor['market']}/")
+        expect(page.locator("#result")).to_have_attribute("data-state", "warn", timeout=20_000)
+        page.get_by_label("Notitie bij een aanmelding").check()
+        expect(page.locator("#result")).to_have_attribute("data-state", "info", timeout=20_000)
+        expect(page.locator("#note-lead-choices label")).to_contain_text(organisation)
+    finally:
+        context.close()
+
+
 def test_hosts_get_no_note_mode(live_server, context_factory, login):
     [inv] = make_invitations(live_server, 1, given="Gastheer")
     page = context_factory(viewport=PHONE).new_page()

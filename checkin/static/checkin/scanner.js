@@ -527,6 +527,7 @@ function setMode(value) {
   notes.modes.forEach((radio) => { radio.checked = radio.value === mode; });
   els.codeSubmit.textContent = mode === "note" ? S.look_up : registerLabel;
   if (notes.box && mode !== "note") notes.box.hidden = true;
+  lastText = "";  // the letter still in front of the camera is read again, in the new mode
 }
 
 function scanned(fields) {
