@@ -121,3 +121,34 @@ def test_hosts_get_no_note_mode(live_server, context_factory, login):
     page.wait_for_selector("html[data-scanner-ready='1']")
     expect(page.locator("#scan-mode")).to_have_count(0)
     expect(page.locator("#notes")).to_have_count(0)
+
+
+NEW_MEDIATOR = """
+from django.contrib.auth import get_user_model
+from backend.auth import grant_role
+user, _ = get_user_model().objects.get_or_create(username={username!r})
+user.set_password({password!r})
+user.save()
+grant_role(user, "mediator")
+print("OK")
+"""
+
+
+def test_too_many_unknown_codes_are_said_in_words(live_server, api_session, context_factory, login):
+    """30 unknown codes a minute, then 429: the page says how long to wait (its own mediator, so
+    the limit reaches no other test)."""
+    username = f"mediator_{uuid.uuid4().hex[:6]}"
+    live_server.manage("shell", "-c", NEW_MEDIATOR.format(username=username, password=live_server.password))
+    [inv] = make_invitations(live_server, 1, given="Limiet")
+    api = api_session(username)
+    for _ in range(30):
+        r = api.post(f"/api/v1/markets/{inv['market']}/leads/lookup", json={"code": "ZZZZ-ZZZZ"})
+        assert r.json()["reason"] == "unknown"
+    page = context_factory(viewport=PHONE).new_page()
+    login(page, username, next_url=f"/scan/{inv['market']}/")
+    page.wait_for_selector("html[data-scanner-ready='1']")
+    page.get_by_label("Notitie bij een aanmelding").check()
+    type_code(page, inv["code"])
+    expect(page.locator("#result")).to_have_attribute("data-state", "error")
+    expect(page.locator("#result-message")).to_contain_text("Te veel onbekende codes. Wacht")
+    expect(page.locator("#notes")).to_be_hidden()

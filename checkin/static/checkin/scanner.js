@@ -140,6 +140,18 @@ function revealResult() {
   els.result.scrollIntoView({block: "start", behavior: smooth ? "smooth" : "auto"});
 }
 
+// A refusal that is not a scan outcome (429 after too many unknown codes, another 4xx): in red,
+// in words.
+function showRefusal(status, data, retryAfter) {
+  if (status === 429) {
+    const seconds = retryAfter || (data && data.extra && data.extra.retry_after) || 60;
+    showResult("error", S.error, "", fmt(S.rate_limited, {seconds}));
+  } else {
+    showResult("error", S.error, "", (data && data.message) || String(status));
+  }
+  beep("error");
+}
+
 function kindOf(answer) {
   if (answer.status === "ok") return "ok";
   if (answer.reason === "already_checked_in" || answer.reason === "excused") return "warn";
@@ -306,18 +318,13 @@ async function redeem(fields) {
     if (status === 200) {
       applyAnswer(scan, data, {show: true});
       syncQueue();
-    } else if (status === 429) {
-      const seconds = retryAfter || (data && data.extra && data.extra.retry_after) || 60;
-      showResult("error", S.error, "", fmt(S.rate_limited, {seconds}));
-      beep("error");
     } else if (status === 422 && data && data.code === "scanned_at_in_future") {
       delete scan.scanned_at;
       enqueue(scan);
       syncQueue();
     } else {
-      showResult("error", S.error, "", (data && data.message) || String(status));
-      logEntry(scan, "error", S.error);
-      beep("error");
+      showRefusal(status, data, retryAfter);
+      if (status !== 429) logEntry(scan, "error", S.error);
     }
   } catch (err) {
     if (err instanceof NetworkError) {
@@ -444,8 +451,7 @@ async function registerWalkIn(body) {
       walkIn.results.replaceChildren();
       walkIn.newForm.reset();
     } else {
-      showResult("error", S.error, "", (data && data.message) || String(status));
-      beep("error");
+      showRefusal(status, data);
     }
   } catch (err) {
     if (err instanceof NetworkError) showResult("error", S.error, "", S.walk_in_offline);
@@ -581,13 +587,8 @@ async function lookUp(fields) {
     } else if (status === 200) {
       showResult("error", titleOf(data), "", data.message);
       beep("error");
-    } else if (status === 429) {
-      const seconds = retryAfter || (data && data.extra && data.extra.retry_after) || 60;
-      showResult("error", S.error, "", fmt(S.rate_limited, {seconds}));
-      beep("error");
     } else {
-      showResult("error", S.error, "", (data && data.message) || String(status));
-      beep("error");
+      showRefusal(status, data, retryAfter);
     }
   } catch (err) {
     if (err instanceof NetworkError) showResult("error", S.error, "", S.note_offline);
