@@ -20,6 +20,7 @@ from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -73,6 +74,24 @@ class ViewOnlyAdmin(ReadOnlyAdminMixin, CoordinatorAdmin):
     """Records that consultants keep (through their own pages): coordinators only look."""
 
 
+class CoordinatorInline:
+    """Inlines check permissions on their own: without this, a coordinator (role, no Django model
+    permissions) would not see the slots and stands of a market or the activities of an
+    organisation at all, and could not add them."""
+
+    def has_view_permission(self, request, obj=None):
+        return is_coordinator(request) or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return is_coordinator(request) or super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return is_coordinator(request) or super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_coordinator(request) or super().has_delete_permission(request, obj)
+
+
 def _report(request, exc: AppError) -> None:
     messages.error(request, f"{exc.message} ({exc.code})")
 
@@ -98,7 +117,7 @@ class DistrictAdmin(CoordinatorAdmin):
     coordinator_may_delete = False
 
 
-class ActivityInline(admin.TabularInline):
+class ActivityInline(CoordinatorInline, admin.TabularInline):
     model = Activity
     extra = 0
     fields = ("title", "capacity", "guidance_capacity", "hours_min", "hours_max", "active")
@@ -123,12 +142,47 @@ class ActivityAdmin(CoordinatorAdmin):
 # --- markets ---------------------------------------------------------------------------------
 
 
-class TimeSlotInline(admin.TabularInline):
+class MarketForm(forms.ModelForm):
+    """The checks of services.market_create, with its message (not the database constraint's name)."""
+
+    class Meta:
+        model = Market
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        starts, ends = cleaned.get("starts_at"), cleaned.get("ends_at")
+        if starts and ends and ends <= starts:
+            self.add_error("ends_at", _("Het einde van de markt moet na het begin liggen."))
+        return cleaned
+
+
+class TimeSlotForm(forms.ModelForm):
+    """The checks of services.timeslot_create: a slot ends after it starts, within the market's hours
+    (the letter prints the slot's times)."""
+
+    class Meta:
+        model = TimeSlot
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        market, starts, ends = cleaned.get("market"), cleaned.get("starts_at"), cleaned.get("ends_at")
+        if starts and ends and ends <= starts:
+            self.add_error("ends_at", _("Het einde van een tijdvak moet na het begin liggen."))
+        elif (starts and ends and market is not None and market.starts_at and market.ends_at
+              and (starts < market.starts_at or ends > market.ends_at)):
+            self.add_error(None, _("Een tijdvak moet binnen de tijden van de markt liggen."))
+        return cleaned
+
+
+class TimeSlotInline(CoordinatorInline, admin.TabularInline):
     model = TimeSlot
+    form = TimeSlotForm
     extra = 0
 
 
-class StandInline(admin.TabularInline):
+class StandInline(CoordinatorInline, admin.TabularInline):
     model = Stand
     extra = 0
     autocomplete_fields = ("organisation",)
@@ -146,7 +200,8 @@ class FollowUpForm(forms.Form):
 
 @admin.register(Market)
 class MarketAdmin(CoordinatorAdmin):
-    list_display = ("name", "district", "starts_at", "state", "invitation_count")
+    form = MarketForm
+    list_display = ("name", "district", "starts_at", "state", "invitation_count", "report_link")
     list_filter = ("state", "district")
     list_select_related = ("district",)
     search_fields = ("name", "venue")
@@ -158,7 +213,14 @@ class MarketAdmin(CoordinatorAdmin):
 
     @admin.display(description=gettext_lazy("uitnodigingen"))
     def invitation_count(self, obj):
-        return obj.invitations.count()
+        # A link to the market's invitations (codes, states, letters) in the invitation list.
+        url = reverse("admin:events_invitation_changelist") + f"?market__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, obj.invitations.count())
+
+    @admin.display(description=gettext_lazy("rapport"))
+    def report_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("report_market", kwargs={"market_id": obj.pk}),
+                           _("Rapport"))
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -227,6 +289,7 @@ class MarketAdmin(CoordinatorAdmin):
 
 @admin.register(TimeSlot)
 class TimeSlotAdmin(CoordinatorAdmin):
+    form = TimeSlotForm
     list_display = ("market", "starts_at", "ends_at", "capacity")
     list_select_related = ("market",)
     list_filter = ("market",)
@@ -248,11 +311,22 @@ class ClientImportForm(forms.Form):
     file = forms.FileField(label=gettext_lazy("CSV-bestand (UTF-8)"))
 
 
+class _MarketChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):  # two markets may share a name: show the district and the day
+        return f"{obj.name} — {obj.district.name}, {date_format(timezone.localtime(obj.starts_at), 'j F Y')}"
+
+
+class _SlotChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):  # every market has its own slots: say whose
+        return f"{obj.market.name}, {date_format(timezone.localtime(obj.starts_at), 'j F Y')}, {obj}"
+
+
 class InviteClientsForm(forms.Form):
-    market = forms.ModelChoiceField(queryset=Market.objects.exclude(state=Market.State.CLOSED).order_by("starts_at"),
-                                    label=gettext_lazy("Markt"))
-    slot = forms.ModelChoiceField(queryset=TimeSlot.objects.select_related("market").order_by("starts_at"),
-                                  required=False, label=gettext_lazy("Tijdvak (mag leeg)"))
+    market = _MarketChoiceField(queryset=Market.objects.exclude(state=Market.State.CLOSED)
+                                .select_related("district").order_by("starts_at"), label=gettext_lazy("Markt"))
+    slot = _SlotChoiceField(queryset=TimeSlot.objects.exclude(market__state=Market.State.CLOSED)
+                            .select_related("market").order_by("starts_at"),
+                            required=False, label=gettext_lazy("Tijdvak (mag leeg)"))
 
 
 @admin.register(Client)
@@ -291,9 +365,9 @@ class ClientAdmin(CoordinatorAdmin):
                 _report(request, exc)
             else:
                 level = messages.WARNING if result.errors else messages.SUCCESS
-                messages.add_message(request, level, _(
-                    "%(created)s nieuw, %(updated)s bijgewerkt, %(unchanged)s ongewijzigd, "
-                    "%(errors)s regels met fouten.") % {"created": result.created, "updated": result.updated,
+                messages.add_message(request, level, _(  # label style: one text fits every count
+                    "Nieuw: %(created)s. Bijgewerkt: %(updated)s. Ongewijzigd: %(unchanged)s. "
+                    "Regels met fouten: %(errors)s.") % {"created": result.created, "updated": result.updated,
                                                         "unchanged": result.unchanged, "errors": result.error_rows})
         return TemplateResponse(request, "admin/events/client/import.html", {
             **self.admin_site.each_context(request), "title": _("Cliënten importeren"), "form": form,
@@ -362,6 +436,14 @@ class InvitationAdmin(CoordinatorAdmin):
     @admin.action(description=gettext_lazy("Brieven downloaden (PDF)"))
     def download_letters(self, request, queryset):
         qs = letters.letters_select(queryset).order_by("client__family_name", "client__given_name", "pk")
+        if len(first_two := list(qs[:2])) == 1:
+            # One letter as the API gives it: the PDF declares the letter's own language (a screen
+            # reader reads an Arabic letter in Arabic), where a batch declares Dutch.
+            invitation = first_two[0]
+            response = HttpResponse(letters.letter_pdf(invitation), content_type="application/pdf")
+            response["Content-Disposition"] = f'attachment; filename="uitnodiging-{invitation.formatted_code}.pdf"'
+            response["Cache-Control"] = "private, no-store"
+            return response
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         return letters.invitations_letters_response(qs.iterator(chunk_size=500), filename=f"brieven-{stamp}.pdf")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 LANGUAGE_CHOICES = [("nl", "Nederlands"), ("en", "English"), ("tr", "Türkçe"),
@@ -13,8 +14,13 @@ LANGUAGE_CODES = {code for code, _label in LANGUAGE_CHOICES}
 
 
 class District(models.Model):
-    name = models.CharField(max_length=100, unique=True)
-    consultants = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="districts")
+    name = models.CharField(_("naam"), max_length=100, unique=True)
+    consultants = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="districts",
+                                         verbose_name=_("consulenten"))
+
+    class Meta:
+        verbose_name = _("wijk")
+        verbose_name_plural = _("wijken")
 
     def __str__(self) -> str:
         return self.name
@@ -26,19 +32,21 @@ class Market(models.Model):
         OPEN = "open", _("open")
         CLOSED = "closed", _("closed")
 
-    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="markets")
-    name = models.CharField(max_length=200)
-    venue = models.CharField(max_length=200)
-    address = models.CharField(max_length=300)
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PLANNED)
-    what_to_bring = models.TextField(blank=True, default="")
-    opened_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="markets", verbose_name=_("wijk"))
+    name = models.CharField(_("naam"), max_length=200)
+    venue = models.CharField(_("gebouw"), max_length=200)
+    address = models.CharField(_("adres"), max_length=300)
+    starts_at = models.DateTimeField(_("begint om"))
+    ends_at = models.DateTimeField(_("eindigt om"))
+    state = models.CharField(_("status"), max_length=10, choices=State.choices, default=State.PLANNED)
+    what_to_bring = models.TextField(_("wat meenemen"), blank=True, default="")
+    opened_at = models.DateTimeField(_("geopend om"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("gesloten om"), null=True, blank=True)
+    created_at = models.DateTimeField(_("gemaakt op"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("markt")
+        verbose_name_plural = _("markten")
         ordering = ["starts_at"]
         constraints = [models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")),
                                               name="market_ends_after_start")]
@@ -48,44 +56,55 @@ class Market(models.Model):
 
 
 class TimeSlot(models.Model):
-    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="slots")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    capacity = models.PositiveIntegerField(default=50)
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="slots", verbose_name=_("markt"))
+    starts_at = models.DateTimeField(_("begint om"))
+    ends_at = models.DateTimeField(_("eindigt om"))
+    capacity = models.PositiveIntegerField(_("aantal plaatsen"), default=50)
 
     class Meta:
+        verbose_name = _("tijdvak")
+        verbose_name_plural = _("tijdvakken")
         ordering = ["starts_at"]
 
     def __str__(self) -> str:
-        return f"{self.starts_at:%H:%M}–{self.ends_at:%H:%M}"
+        # Local time (the market's Europe/Amsterdam), as on the letter; the database keeps UTC.
+        return f"{timezone.localtime(self.starts_at):%H:%M}–{timezone.localtime(self.ends_at):%H:%M}"
 
 
 class Organisation(models.Model):
-    name = models.CharField(max_length=200, unique=True)
-    description = models.TextField(blank=True, default="")
-    contact_name = models.CharField(max_length=200, blank=True, default="")
-    contact_email = models.EmailField(blank=True, default="")
+    name = models.CharField(_("naam"), max_length=200, unique=True)
+    description = models.TextField(_("beschrijving"), blank=True, default="")
+    contact_name = models.CharField(_("contactpersoon"), max_length=200, blank=True, default="")
+    contact_email = models.EmailField(_("e-mail van de contactpersoon"), blank=True, default="")
+
+    class Meta:
+        verbose_name = _("organisatie")
+        verbose_name_plural = _("organisaties")
 
     def __str__(self) -> str:
         return self.name
 
 
 class Activity(models.Model):
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="activities")
-    title = models.CharField(max_length=200)
-    description = models.TextField(blank=True, default="")
-    tags = models.JSONField(default=list, blank=True)
-    languages = models.JSONField(default=list, blank=True)
-    hours_min = models.PositiveSmallIntegerField(default=2)
-    hours_max = models.PositiveSmallIntegerField(default=16)
-    capacity = models.PositiveIntegerField(default=5, help_text="How many volunteers can do this at once.")
-    guidance_capacity = models.PositiveIntegerField(default=2, help_text="How many new volunteers the organisation can guide.")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="activities",
+                                     verbose_name=_("organisatie"))
+    title = models.CharField(_("titel"), max_length=200)
+    description = models.TextField(_("beschrijving"), blank=True, default="")
+    tags = models.JSONField(_("trefwoorden"), default=list, blank=True)
+    languages = models.JSONField(_("talen"), default=list, blank=True)
+    hours_min = models.PositiveSmallIntegerField(_("uren per week, minimaal"), default=2)
+    hours_max = models.PositiveSmallIntegerField(_("uren per week, hoogstens"), default=16)
+    capacity = models.PositiveIntegerField(_("plaatsen"), default=5,
+                                           help_text=_("Hoeveel vrijwilligers dit tegelijk kunnen doen."))
+    guidance_capacity = models.PositiveIntegerField(
+        _("begeleiding"), default=2, help_text=_("Hoeveel nieuwe vrijwilligers de organisatie kan begeleiden."))
     # Displacement (verdringing) checklist: the activity must not replace paid work.
-    displacement_checklist = models.JSONField(default=dict, blank=True)
-    active = models.BooleanField(default=True)
+    displacement_checklist = models.JSONField(_("controle op verdringing"), default=dict, blank=True)
+    active = models.BooleanField(_("actief"), default=True)
 
     class Meta:
-        verbose_name_plural = "activities"
+        verbose_name = _("activiteit")
+        verbose_name_plural = _("activiteiten")
         ordering = ["organisation__name", "title"]
 
     def __str__(self) -> str:
@@ -93,11 +112,14 @@ class Activity(models.Model):
 
 
 class Stand(models.Model):
-    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="stands")
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="stands")
-    location = models.CharField(max_length=100, blank=True, default="")
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="stands", verbose_name=_("markt"))
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="stands",
+                                     verbose_name=_("organisatie"))
+    location = models.CharField(_("plek"), max_length=100, blank=True, default="")
 
     class Meta:
+        verbose_name = _("stand")
+        verbose_name_plural = _("stands")
         constraints = [models.UniqueConstraint(fields=["market", "organisation"], name="stand_one_per_org_per_market")]
 
     def __str__(self) -> str:
@@ -105,21 +127,23 @@ class Stand(models.Model):
 
 
 class Client(models.Model):
-    client_number = models.CharField(max_length=32, unique=True)
-    given_name = models.CharField(max_length=150)
-    family_name = models.CharField(max_length=150)
-    language = models.CharField(max_length=8, choices=LANGUAGE_CHOICES, default="nl")
-    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="clients")
+    client_number = models.CharField(_("cliëntnummer"), max_length=32, unique=True)
+    given_name = models.CharField(_("voornaam"), max_length=150)
+    family_name = models.CharField(_("achternaam"), max_length=150)
+    language = models.CharField(_("taal"), max_length=8, choices=LANGUAGE_CHOICES, default="nl")
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="clients", verbose_name=_("wijk"))
     consultant = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="clients")
-    email = models.EmailField(blank=True, default="")
-    phone = models.CharField(max_length=32, blank=True, default="")
-    address = models.CharField(max_length=300, blank=True, default="")
-    pseudonymised_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+                                   on_delete=models.SET_NULL, related_name="clients", verbose_name=_("consulent"))
+    email = models.EmailField(_("e-mail"), blank=True, default="")
+    phone = models.CharField(_("telefoon"), max_length=32, blank=True, default="")
+    address = models.CharField(_("adres"), max_length=300, blank=True, default="")
+    pseudonymised_at = models.DateTimeField(_("gepseudonimiseerd op"), null=True, blank=True)
+    created_at = models.DateTimeField(_("gemaakt op"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("gewijzigd op"), auto_now=True)
 
     class Meta:
+        verbose_name = _("cliënt")
+        verbose_name_plural = _("cliënten")
         indexes = [models.Index(fields=["district", "family_name"])]
 
     def __str__(self) -> str:
@@ -147,26 +171,30 @@ class Invitation(models.Model):
         APPOINTMENT = "appointment", _("other appointment")
         OTHER = "other", _("other reason")
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="invitations")
-    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="invitations")
-    slot = models.ForeignKey(TimeSlot, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("cliënt"))
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("markt"))
+    slot = models.ForeignKey(TimeSlot, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations",
+                             verbose_name=_("tijdvak"))
     token = models.CharField(max_length=64, unique=True)
-    code = models.CharField(max_length=8, unique=True, help_text="Short code without the dash.")
-    state = models.CharField(max_length=12, choices=State.choices, default=State.ISSUED)
-    round = models.PositiveSmallIntegerField(default=1)
+    code = models.CharField(_("code"), max_length=8, unique=True, help_text=_("De korte code zonder streepje."))
+    state = models.CharField(_("status"), max_length=12, choices=State.choices, default=State.ISSUED)
+    round = models.PositiveSmallIntegerField(_("ronde"), default=1)
     previous = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="follow_up")
-    walk_in = models.BooleanField(default=False)
-    issued_at = models.DateTimeField(auto_now_add=True)
-    checked_in_at = models.DateTimeField(null=True, blank=True)
+                                    related_name="follow_up", verbose_name=_("vorige uitnodiging"))
+    walk_in = models.BooleanField(_("kwam zonder uitnodiging"), default=False)
+    issued_at = models.DateTimeField(_("uitgenodigd op"), auto_now_add=True)
+    checked_in_at = models.DateTimeField(_("aangemeld om"), null=True, blank=True)
     checked_in_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                      on_delete=models.SET_NULL, related_name="+")
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    excused_at = models.DateTimeField(null=True, blank=True)
-    excuse_category = models.CharField(max_length=16, choices=ExcuseCategory.choices, blank=True, default="")
-    excuse_reason = models.CharField(max_length=500, blank=True, default="")
+                                      on_delete=models.SET_NULL, related_name="+", verbose_name=_("aangemeld door"))
+    confirmed_at = models.DateTimeField(_("bevestigd op"), null=True, blank=True)
+    excused_at = models.DateTimeField(_("afgemeld op"), null=True, blank=True)
+    excuse_category = models.CharField(_("reden van afmelden"), max_length=16, choices=ExcuseCategory.choices,
+                                       blank=True, default="")
+    excuse_reason = models.CharField(_("uitleg bij het afmelden"), max_length=500, blank=True, default="")
 
     class Meta:
+        verbose_name = _("uitnodiging")
+        verbose_name_plural = _("uitnodigingen")
         constraints = [models.UniqueConstraint(fields=["client", "market"], name="invitation_one_per_client_per_market")]
         indexes = [models.Index(fields=["market", "state"])]
 
@@ -221,6 +249,8 @@ class Lead(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
         constraints = [
             # One lead per client per organisation per market, so one per client per stand.
             models.UniqueConstraint(fields=["market", "client", "organisation"], name="lead_one_per_client_per_org",
@@ -263,6 +293,8 @@ class Agreement(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("afspraak")
+        verbose_name_plural = _("afspraken")
         constraints = [
             models.CheckConstraint(condition=Q(hours_per_week__gt=0) & Q(hours_per_week__lte=40),
                                    name="agreement_hours_range"),
@@ -288,6 +320,10 @@ class Exemption(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        verbose_name = _("vrijstelling")
+        verbose_name_plural = _("vrijstellingen")
+
 
 class ClientStatement(models.Model):
     """What a client said on their own page (DESIGN.md §9): a wish, current volunteering, a constraint."""
@@ -311,3 +347,7 @@ class ClientStatement(models.Model):
     tags = models.JSONField(default=list, blank=True)
     handled = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("bericht van de cliënt")
+        verbose_name_plural = _("berichten van cliënten")

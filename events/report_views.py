@@ -75,8 +75,15 @@ def market_report_page(request, market_id: int):
     return render(request, "events/report_market.html", {
         "market": market, "report": report, "fig": fig, "rows": _figure_rows(fig), "charts": charts,
         "csv_url": f"/api/v1/markets/{market.pk}/report.csv",
-        "district_url": f"/reports/district/{market.district_id}/",
+        "district_url": _district_url_for(market),
     })
+
+
+def _district_url_for(market) -> str:
+    """The district report of the market's calendar year, so that it lists this market (also a
+    market later this year)."""
+    year = timezone.localtime(market.starts_at).year
+    return f"/reports/district/{market.district_id}/?from={year}-01-01&to={year}-12-31"
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -98,7 +105,7 @@ def district_report_page(request, district_id: int):
         return _refuse(request, exc)
     today = timezone.localdate()
     date_from = _date(request.GET.get("from")) or today.replace(month=1, day=1)
-    date_to = _date(request.GET.get("to")) or today
+    date_to = _date(request.GET.get("to")) or today.replace(month=12, day=31)  # the whole year: planned markets too
     error = ""
     report = None
     try:
