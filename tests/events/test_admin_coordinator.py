@@ -47,6 +47,10 @@ def _market_post(district, *, name="Markt Oost", day="2030-05-01", starts="10:00
     return data
 
 
+def timezone_hm(value: dt.datetime) -> str:
+    return value.astimezone(TZ).strftime("%H:%M")
+
+
 def test_a_coordinator_without_superuser_rights_gets_the_slot_stand_and_activity_inlines(admin_client, district):
     page = admin_client.get("/admin/events/market/add/").content.decode()
     assert 'name="slots-TOTAL_FORMS"' in page and 'name="stands-TOTAL_FORMS"' in page
@@ -62,10 +66,6 @@ def test_a_coordinator_without_superuser_rights_gets_the_slot_stand_and_activity
     assert Stand.objects.get(market=market).organisation == org
     change = admin_client.get(f"/admin/events/market/{market.pk}/change/").content.decode()
     assert 'name="slots-INITIAL_FORMS" value="2"' in change and 'name="stands-INITIAL_FORMS" value="1"' in change
-
-
-def timezone_hm(value: dt.datetime) -> str:
-    return value.astimezone(TZ).strftime("%H:%M")
 
 
 def test_the_admin_speaks_dutch_to_the_coordinator(admin_client, district):
