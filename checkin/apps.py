@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CheckinConfig(AppConfig):
     name = "checkin"
-    verbose_name = "Check-in at the entrance"
+    verbose_name = _("Aanmelden bij de ingang")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class KioskConfig(AppConfig):
     name = "kiosk"
-    verbose_name = "Organisation kiosks"
+    verbose_name = _("Tablets van organisaties")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
