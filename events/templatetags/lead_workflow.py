@@ -34,6 +34,15 @@ def _texts() -> dict:
         "source_kiosk": _("stand"), "source_client": _("klant zelf"), "source_consultant": _("consulent"),
         "warmth_cold": _("laag"), "warmth_warm": _("gemiddeld"), "warmth_hot": _("hoog"),
         "select_lead": _("Kies een lead in de lijst."),
+        "network_error": _("Geen verbinding met de server. Probeer het opnieuw."),
+        "summary_agreement": _("Afspraak: %(what)s, %(hours)s uur per week, van %(start)s tot %(end)s."),
+        "summary_exemption": _("Vrijstelling: %(category)s. Opnieuw bekijken op %(date)s."),
+        "summary_follow_up": _("Vervolgafspraak op %(date)s."),
+        "summary_declined": _("%(by)s afgewezen. Reden: %(reason)s"),
+        "version_line": _("Versie %(version)s: %(what)s, %(hours)s uur per week, tot %(end)s (%(author)s)"),
+        "version_current": _("geldt nu"),
+        "version_saved": _("Nieuwe versie opgeslagen (versie %(version)s)."),
+        "start_required": _("Vul een startdatum in."), "end_required": _("Vul een einddatum of evaluatiedatum in."),
     }
 
 

@@ -84,9 +84,13 @@ export class DashboardState {
 }
 
 const panels = [];
+let shown = null; // { state, root } once the first snapshot is in
 
 export function registerPanel(panel) {
   panels.push(panel);
+  // A panel in another module script can load after the snapshot (a slow connection): it
+  // renders at once instead of staying empty until the next feed entry.
+  if (shown) panel.render(shown.state, shown.root);
 }
 
 // --- built-in panels ---------------------------------------------------------------------------
@@ -190,6 +194,7 @@ export function startDashboard(root) {
     onSnapshot(snapshot) {
       state.applySnapshot(snapshot);
       root.dataset.head = String(snapshot.head);
+      shown = { state, root };
       render();
     },
     onEntry(entry) {

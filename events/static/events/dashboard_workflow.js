@@ -33,9 +33,19 @@ function rememberNote(note) {
 
 const originalApply = DashboardState.prototype.applyEntry;
 DashboardState.prototype.applyEntry = function applyEntry(entry) {
-  if (entry.kind === "lead_note.created") rememberNote(entry.data);
+  const d = entry.data || {};
+  if (entry.kind === "lead_note.created") rememberNote(d);
+  if (entry.kind === "agreement.created" && d.lead_id) rememberAgreement(d.lead_id, d.id);
+  // The open lead changed (another consultant, another tab): read its outcome again.
+  const leadId = entry.kind === "lead.updated" ? d.id : entry.kind === "agreement.created" ? d.lead_id : null;
+  if (leadId !== null && leadId === ui.selected) refreshDetailSoon(leadId);
   return originalApply.call(this, entry);
 };
+
+function rememberAgreement(leadId, agreementId) {
+  // The newest version has the highest id; an older answer must not point the copy link back.
+  if (!(ui.lastAgreement.get(leadId) > agreementId)) ui.lastAgreement.set(leadId, agreementId);
+}
 
 // --- API ------------------------------------------------------------------------------------
 
@@ -47,12 +57,21 @@ function csrfToken() {
 }
 
 async function api(method, path, body) {
-  const response = await fetch(`/api/v1/${path}`, {
-    method,
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let response;
+  try {
+    response = await fetch(`/api/v1/${path}`, {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    // The browser's own text ("Failed to fetch") is English and says nothing to a consultant.
+    const error = new Error(t("network_error"));
+    error.status = 0;
+    error.extra = {};
+    throw error;
+  }
   let data = null;
   try {
     data = await response.json();
@@ -77,6 +96,9 @@ const ui = {
   claimErrors: new Map(), // lead id → message
   inboxMessage: "", // the last lost claim, shown above the list
   lastAgreement: new Map(), // lead id → agreement id
+  details: new Map(), // lead id → GET leads/{id} (outcome, agreement versions)
+  detailRequests: new Map(), // lead id → number of the latest request (older answers are dropped)
+  refillChange: false, // fill the change form with the newest version when it arrives
   state: null,
   rerender: () => {},
 };
@@ -278,6 +300,7 @@ function renderDetail(state) {
   const agreementId = ui.lastAgreement.get(lead.id);
   if (agreementId) copy.href = `/api/v1/agreements/${agreementId}/client-copy.pdf`;
   setHidden(copy, !agreementId);
+  renderOutcome(box, lead, ui.details.get(lead.id));
   const notes = [...(notesByLead.get(lead.id) || new Map()).values()].sort((a, b) => a.id - b.id);
   const ul = box.querySelector("[data-notes]");
   const items = notes.map((n) => {
@@ -298,13 +321,142 @@ function renderDetail(state) {
   ul.replaceChildren(...items);
 }
 
-function showDetailMessage(kind, text) {
+// --- what was recorded: outcome, agreement versions, the change form ---------------------------
+
+function pageLang() {
+  return document.documentElement.lang || "nl";
+}
+
+function dateText(iso) {
+  if (!iso) return "—";
+  const date = new Date(`${String(iso).slice(0, 10)}T00:00:00Z`);
+  if (Number.isNaN(date.getTime())) return String(iso);
+  return date.toLocaleDateString(pageLang(), { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+}
+
+function hoursText(hours) {
+  return Number(hours).toLocaleString(pageLang());
+}
+
+function labelOf(options, value) {
+  const found = options.find((o) => o.value === value);
+  return found ? found.label : value || "";
+}
+
+function agreementWhat(a) {
+  return a.activity ? `${a.activity} (${a.organisation})` : a.organisation;
+}
+
+function currentAgreement(detail) {
+  return ((detail && detail.agreements) || []).filter((a) => a.is_current).pop() || null;
+}
+
+function outcomeSummary(lead, detail) {
+  if (!detail || detail.state !== lead.state) return ""; // the newer state is being read
+  if (lead.state === "agreement") {
+    const a = currentAgreement(detail);
+    return a ? t("summary_agreement", { what: agreementWhat(a), hours: hoursText(a.hours_per_week),
+      start: dateText(a.start_date), end: dateText(a.end_date) }) : "";
+  }
+  if (lead.state === "exemption") {
+    const e = (detail.exemptions || []).slice(-1)[0];
+    return e ? t("summary_exemption", { category: labelOf(cfg.categories, e.category), date: dateText(e.review_date) }) : "";
+  }
+  if (lead.state === "follow_up") return t("summary_follow_up", { date: dateText(detail.follow_up_on) });
+  if (lead.state === "declined") {
+    return t("summary_declined", { by: labelOf(cfg.declined_by, detail.declined_by), reason: detail.declined_reason });
+  }
+  return "";
+}
+
+function renderOutcome(box, lead, detail) {
+  const summary = outcomeSummary(lead, detail);
+  const versions = [...((detail && detail.agreements) || [])].sort((a, b) => b.version - a.version);
+  setHidden(box.querySelector("[data-detail-outcome]"), !summary && !versions.length);
+  box.querySelector("[data-outcome-summary]").textContent = summary;
+  setHidden(box.querySelector("[data-versions]"), !versions.length);
+  box.querySelector("[data-versions-list]").replaceChildren(...versions.map((a) => {
+    const li = document.createElement("li");
+    li.dataset.version = String(a.version);
+    li.dataset.current = a.is_current ? "true" : "false";
+    li.textContent = t("version_line", { version: a.version, what: agreementWhat(a), hours: hoursText(a.hours_per_week),
+      end: dateText(a.end_date), author: a.created_by || "" }) + (a.is_current ? ` · ${t("version_current")}` : "");
+    return li;
+  }));
+  const change = box.querySelector("[data-agreement-change]");
+  const current = lead.state === "agreement" && detail && detail.state === lead.state ? currentAgreement(detail) : null;
+  setHidden(change, !(current && cfg.can_work));
+  if (!current) return;
+  const form = change.querySelector("[data-agreement-form]");
+  // Fill in the current version, but never over what the consultant is typing: a version made
+  // meanwhile by someone else is refused on saving (agreement_not_current) and then filled in.
+  if (form.dataset.agreement !== String(current.id) && !change.open) prefillChange(form, current);
+}
+
+function prefillChange(form, a) {
+  form.dataset.agreement = String(a.id);
+  const org = cfg.organisations.find((o) => o.id === a.organisation_id);
+  const acts = (org ? org.activities : []).map((x) => ({ value: x.id, label: x.title }));
+  if (a.activity_id && !acts.some((x) => x.value === a.activity_id)) acts.unshift({ value: a.activity_id, label: a.activity });
+  if (!a.activity_id) acts.unshift({ value: "", label: "—" });
+  fillSelect(form.querySelector("[data-change-activity]"), acts, a.activity_id || "");
+  form.elements.hours_per_week.value = hoursText(a.hours_per_week);
+  form.elements.hours_reason.value = a.hours_reason || "";
+  form.elements.start_date.value = a.start_date || "";
+  form.elements.end_date.value = a.end_date || "";
+  form.elements.capacity_override_reason.value = "";
+  setHidden(form.querySelector("[data-change-hours-reason]"), !(Number(a.hours_per_week) > cfg.hours_limit));
+  setHidden(form.querySelector("[data-change-override]"), true);
+}
+
+async function refreshDetail(leadId) {
+  const number = (ui.detailRequests.get(leadId) || 0) + 1;
+  ui.detailRequests.set(leadId, number);
+  try {
+    const detail = await api("GET", `leads/${leadId}`);
+    if (ui.detailRequests.get(leadId) !== number) return; // a newer read is on its way
+    ui.details.set(leadId, detail);
+    const newest = currentAgreement(detail);
+    if (ui.refillChange && leadId === ui.selected && newest) {
+      ui.refillChange = false;
+      prefillChange(root.querySelector("[data-agreement-form]"), newest);
+    }
+    for (const note of detail.notes || []) rememberNote(note);
+    if (newest) rememberAgreement(leadId, newest.id);
+    ui.rerender();
+  } catch (err) {
+    /* the list keeps working without the details */
+  }
+}
+
+let refreshTimer = null;
+function refreshDetailSoon(leadId) {
+  // One read for a burst of entries (an agreement writes lead.updated and agreement.created).
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => refreshDetail(leadId), 50);
+}
+
+let messagesHome = null;
+
+// The message goes where the consultant is looking: above the button that was used (`near`),
+// or at the top of the detail.
+function showDetailMessage(kind, text, near) {
+  const messages = root.querySelector("[data-detail-messages]");
+  if (messages && !messagesHome) {
+    messagesHome = document.createComment("messages");
+    messages.before(messagesHome);
+  }
+  if (messages) {
+    if (near && kind) near.before(messages);
+    else messagesHome.after(messages);
+  }
   const err = root.querySelector("[data-detail-error]");
   const ok = root.querySelector("[data-detail-ok]");
   setHidden(err, kind !== "error");
   setHidden(ok, kind !== "ok");
   if (kind === "error") err.textContent = text;
   if (kind === "ok") ok.textContent = text;
+  if (kind && near && messages) messages.scrollIntoView({ block: "nearest" });
 }
 
 // --- actions --------------------------------------------------------------------------------
@@ -341,18 +493,16 @@ async function select(leadId) {
   ui.selected = leadId;
   showDetailMessage(null);
   prefillOutcome(ui.state.leads.get(leadId));
+  const change = root.querySelector("[data-agreement-change]");
+  if (change) {
+    change.open = false;
+    change.querySelector("[data-agreement-form]").dataset.agreement = "";
+  }
+  ui.refillChange = false;
   ui.rerender();
   const title = root.querySelector("[data-detail-title]");
   if (title) title.focus();
-  try {
-    const detail = await api("GET", `leads/${leadId}`);
-    for (const note of detail.notes || []) rememberNote(note);
-    const current = (detail.agreements || []).filter((a) => a.is_current).pop();
-    if (current) ui.lastAgreement.set(leadId, current.id);
-    ui.rerender();
-  } catch (err) {
-    /* the list keeps working without the details */
-  }
+  await refreshDetail(leadId);
 }
 
 function fillSelect(select, options, selected) {
@@ -395,6 +545,12 @@ function showOutcomeFields(form) {
   for (const box of form.querySelectorAll("[data-fields]")) box.hidden = box.dataset.fields !== outcome;
 }
 
+// Hours as typed: a text field, because a number field refuses the Dutch decimal comma ("7,5")
+// and then reads as empty ("fill in the hours" for hours that were filled in).
+function hoursValue(input) {
+  return input.value.trim().replace(",", ".");
+}
+
 function outcomeBody(form) {
   const f = form.elements;
   const outcome = f.outcome.value;
@@ -403,7 +559,7 @@ function outcomeBody(form) {
     Object.assign(body, {
       organisation: f.organisation.value ? Number(f.organisation.value) : null,
       activity: f.activity.value ? Number(f.activity.value) : null,
-      hours_per_week: f.hours_per_week.value === "" ? null : f.hours_per_week.value,
+      hours_per_week: hoursValue(f.hours_per_week) === "" ? null : hoursValue(f.hours_per_week),
       hours_reason: f.hours_reason.value,
       start_date: f.start_date.value || null,
       end_date: f.end_date.value || null,
@@ -419,19 +575,84 @@ function outcomeBody(form) {
   return body;
 }
 
+// Show the field a refusal asks for and put the cursor in it.
+function reveal(form, selector) {
+  const box = form.querySelector(selector);
+  setHidden(box, false);
+  const field = box && box.querySelector("textarea, input, select");
+  if (field) field.focus();
+}
+
 async function submitOutcome(form) {
   const leadId = ui.selected;
-  if (leadId === null) return;
+  const button = form.querySelector("[type=submit]");
+  if (leadId === null || button.disabled) return; // a double click saves once
+  button.disabled = true;
   try {
     const result = await api("POST", `leads/${leadId}/outcome`, outcomeBody(form));
     mergeLead(result.lead);
-    if (result.agreement) ui.lastAgreement.set(leadId, result.agreement.id);
-    showDetailMessage("ok", t("saved"));
+    if (result.agreement) rememberAgreement(leadId, result.agreement.id);
+    // A follow-up keeps its form (for the outcome at the appointment): say so next to its button.
+    // Other outcomes close the form: the keyboard stays in the lead's detail.
+    const staysOpen = result.lead.state === "follow_up";
+    showDetailMessage("ok", t("saved"), staysOpen ? button : undefined);
     announce(t("saved"));
+    const title = root.querySelector("[data-detail-title]");
+    if (title && !staysOpen) title.focus();
+    refreshDetail(leadId);
   } catch (err) {
-    if (err.code === "over_capacity") setHidden(form.querySelector("[data-override]"), false);
-    if (err.code === "hours_reason_required") setHidden(form.querySelector("[data-hours-reason]"), false);
-    showDetailMessage("error", err.message);
+    if (err.code === "over_capacity") reveal(form, "[data-override]");
+    if (err.code === "hours_reason_required") reveal(form, "[data-hours-reason]");
+    showDetailMessage("error", err.message, button);
+  } finally {
+    button.disabled = false;
+  }
+  ui.rerender();
+}
+
+function changeBody(form) {
+  const f = form.elements;
+  return {
+    activity: f.activity.value ? Number(f.activity.value) : null,
+    hours_per_week: hoursValue(f.hours_per_week), // empty is refused (hours_required), not "keep the old hours"
+    hours_reason: f.hours_reason.value,
+    start_date: f.start_date.value || null,
+    end_date: f.end_date.value || null,
+    capacity_override_reason: f.capacity_override_reason.value,
+  };
+}
+
+async function submitChange(form) {
+  const leadId = ui.selected;
+  // The version the form was filled from, not the newest one the feed brought meanwhile: a change
+  // made by someone else in between is refused (agreement_not_current), never silently undone.
+  const agreementId = Number(form.dataset.agreement);
+  const button = form.querySelector("[type=submit]");
+  if (leadId === null || !agreementId || button.disabled) return;
+  // The API keeps a date that is left out; an emptied date field must not be saved as "unchanged".
+  if (!form.elements.start_date.value || !form.elements.end_date.value) {
+    showDetailMessage("error", t(form.elements.start_date.value ? "end_required" : "start_required"), button);
+    (form.elements.start_date.value ? form.elements.end_date : form.elements.start_date).focus();
+    return;
+  }
+  button.disabled = true;
+  try {
+    const agreement = await api("POST", `agreements/${agreementId}`, changeBody(form));
+    rememberAgreement(leadId, agreement.id);
+    prefillChange(form, agreement); // the form now shows the new version
+    showDetailMessage("ok", t("version_saved", { version: agreement.version }), button);
+    announce(t("version_saved", { version: agreement.version }));
+    await refreshDetail(leadId);
+  } catch (err) {
+    if (err.code === "over_capacity") reveal(form, "[data-change-override]");
+    if (err.code === "hours_reason_required") reveal(form, "[data-change-hours-reason]");
+    showDetailMessage("error", err.message, button);
+    if (err.code === "agreement_not_current") {
+      ui.refillChange = true; // show the newest version once it is read
+      await refreshDetail(leadId);
+    }
+  } finally {
+    button.disabled = false;
   }
   ui.rerender();
 }
@@ -446,7 +667,7 @@ async function submitNote(form) {
     form.reset();
     announce(t("note_saved"));
   } catch (err) {
-    showDetailMessage("error", err.message);
+    showDetailMessage("error", err.message, form.querySelector("[type=submit]"));
   }
   ui.rerender();
 }
@@ -539,12 +760,22 @@ function wire() {
     if (ev.target.name === "organisation") fillActivities(form, ev.target.value, null);
   });
   form.elements.hours_per_week.addEventListener("input", () => {
-    const h = Number(form.elements.hours_per_week.value);
+    const h = Number(hoursValue(form.elements.hours_per_week));
     if (h > cfg.hours_limit) setHidden(form.querySelector("[data-hours-reason]"), false);
   });
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     submitOutcome(form);
+  });
+  const changeForm = detail.querySelector("[data-agreement-form]");
+  changeForm.elements.hours_per_week.addEventListener("input", () => {
+    if (Number(hoursValue(changeForm.elements.hours_per_week)) > cfg.hours_limit) {
+      setHidden(changeForm.querySelector("[data-change-hours-reason]"), false);
+    }
+  });
+  changeForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    submitChange(changeForm);
   });
   const noteForm = detail.querySelector("[data-note-form]");
   noteForm.addEventListener("submit", (ev) => {
