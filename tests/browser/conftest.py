@@ -360,6 +360,18 @@ def login_page(page, base_url: str, username: str, password: str = DEMO_PASSWORD
     return page
 
 
+def demo_market(coordinator) -> dict:
+    """The market seed_demo made (open today, in the demo consultant's district, with stands),
+    from `GET /api/v1/markets` of a coordinator session. Chosen by name: other browser tests make
+    open markets with stands of their own, in other districts, in the same server."""
+    from events.management.commands.seed_demo import DEMO_MARKET  # noqa: PLC0415
+
+    markets = coordinator.get("/api/v1/markets").json()
+    found = [m for m in markets if m["name"] == DEMO_MARKET and m["state"] == "open"]
+    assert len(found) == 1, f"the demo market is not there (open) once: {markets}"
+    return found[0]
+
+
 @pytest.fixture
 def login(live_server):
     def do_login(page, username: str, password: str | None = None, next_url: str = "/"):

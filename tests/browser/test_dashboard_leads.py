@@ -17,6 +17,8 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import demo_market
+
 pytestmark = pytest.mark.browser
 
 LAPTOP = {"width": 1366, "height": 900}
@@ -59,13 +61,6 @@ def make_invitations(live_server, count: int, given: str, market: int = 0) -> li
     tag = uuid.uuid4().hex[:6]
     return _json(live_server.manage("shell", "-c", MAKE_INVITATIONS.format(count=count, given=given, tag=tag,
                                                                            market=market)))
-
-
-def demo_market(coordinator) -> dict:
-    for market in coordinator.get("/api/v1/markets").json():
-        if market["state"] == "open" and coordinator.get(f"/api/v1/markets/{market['id']}/stands").json():
-            return market
-    raise AssertionError("no open market with stands")
 
 
 def redeem(host, market_id: int, token: str) -> None:

@@ -9,6 +9,8 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import demo_market
+
 pytestmark = pytest.mark.browser
 
 TABLET_PORTRAIT = {"width": 800, "height": 1280}
@@ -16,14 +18,6 @@ TABLET_LANDSCAPE = {"width": 1280, "height": 800}
 
 
 # ---- helpers (data through the API, never the ORM: see docs/frontend.md) ----------------------
-
-def demo_market(coordinator) -> dict:
-    markets = coordinator.get("/api/v1/markets").json()
-    for market in markets:
-        if market["state"] == "open" and coordinator.get(f"/api/v1/markets/{market['id']}/stands").json():
-            return market
-    raise AssertionError(f"no open market with stands: {markets}")
-
 
 def stand_at(coordinator, market_id: int, index: int) -> dict:
     stands = coordinator.get(f"/api/v1/markets/{market_id}/stands").json()
