@@ -399,14 +399,14 @@ function prefillChange(form, a) {
   const acts = (org ? org.activities : []).map((x) => ({ value: x.id, label: x.title }));
   if (a.activity_id && !acts.some((x) => x.value === a.activity_id)) acts.unshift({ value: a.activity_id, label: a.activity });
   if (!a.activity_id) acts.unshift({ value: "", label: "—" });
-  fillSelect(form.querySelector("[data-change-activity]"), acts, a.activity_id || "");
+  fillSelect(form.querySelector("[data-activity-select]"), acts, a.activity_id || "");
   form.elements.hours_per_week.value = hoursText(a.hours_per_week);
   form.elements.hours_reason.value = a.hours_reason || "";
   form.elements.start_date.value = a.start_date || "";
   form.elements.end_date.value = a.end_date || "";
   form.elements.capacity_override_reason.value = "";
-  setHidden(form.querySelector("[data-change-hours-reason]"), !(Number(a.hours_per_week) > cfg.hours_limit));
-  setHidden(form.querySelector("[data-change-override]"), true);
+  setHidden(form.querySelector("[data-hours-reason]"), !(Number(a.hours_per_week) > cfg.hours_limit));
+  setHidden(form.querySelector("[data-override]"), true);
 }
 
 async function refreshDetail(leadId) {
@@ -644,8 +644,8 @@ async function submitChange(form) {
     announce(t("version_saved", { version: agreement.version }));
     await refreshDetail(leadId);
   } catch (err) {
-    if (err.code === "over_capacity") reveal(form, "[data-change-override]");
-    if (err.code === "hours_reason_required") reveal(form, "[data-change-hours-reason]");
+    if (err.code === "over_capacity") reveal(form, "[data-override]");
+    if (err.code === "hours_reason_required") reveal(form, "[data-hours-reason]");
     showDetailMessage("error", err.message, button);
     if (err.code === "agreement_not_current") {
       ui.refillChange = true; // show the newest version once it is read
@@ -759,20 +759,17 @@ function wire() {
     if (ev.target.name === "outcome") showOutcomeFields(form);
     if (ev.target.name === "organisation") fillActivities(form, ev.target.value, null);
   });
-  form.elements.hours_per_week.addEventListener("input", () => {
-    const h = Number(hoursValue(form.elements.hours_per_week));
-    if (h > cfg.hours_limit) setHidden(form.querySelector("[data-hours-reason]"), false);
-  });
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     submitOutcome(form);
   });
   const changeForm = detail.querySelector("[data-agreement-form]");
-  changeForm.elements.hours_per_week.addEventListener("input", () => {
-    if (Number(hoursValue(changeForm.elements.hours_per_week)) > cfg.hours_limit) {
-      setHidden(changeForm.querySelector("[data-change-hours-reason]"), false);
-    }
-  });
+  for (const terms of [form, changeForm]) {  // both hold the agreement's terms (_agreement_terms.html)
+    terms.elements.hours_per_week.addEventListener("input", () => {
+      const h = Number(hoursValue(terms.elements.hours_per_week));
+      if (h > cfg.hours_limit) setHidden(terms.querySelector("[data-hours-reason]"), false);
+    });
+  }
   changeForm.addEventListener("submit", (ev) => {
     ev.preventDefault();
     submitChange(changeForm);
