@@ -439,11 +439,7 @@ class InvitationAdmin(CoordinatorAdmin):
         if len(first_two := list(qs[:2])) == 1:
             # One letter as the API gives it: the PDF declares the letter's own language (a screen
             # reader reads an Arabic letter in Arabic), where a batch declares Dutch.
-            invitation = first_two[0]
-            response = HttpResponse(letters.letter_pdf(invitation), content_type="application/pdf")
-            response["Content-Disposition"] = f'attachment; filename="uitnodiging-{invitation.formatted_code}.pdf"'
-            response["Cache-Control"] = "private, no-store"
-            return response
+            return letters.letter_response(first_two[0], as_attachment=True)
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         return letters.invitations_letters_response(qs.iterator(chunk_size=500), filename=f"brieven-{stamp}.pdf")
 

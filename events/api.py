@@ -8,7 +8,6 @@ the section they belong to (or a new section at the end).
 from __future__ import annotations
 
 from django.http import HttpResponse, HttpResponseNotModified
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Status
 from ninja.files import UploadedFile
@@ -209,11 +208,7 @@ def invitation_qr_svg(request, invitation_id: int):
 @router.get("invitations/{invitation_id}/letter.pdf", response={200: None, **READ}, openapi_extra=_PDF)
 def invitation_letter(request, invitation_id: int):
     invitation = selectors.invitation_get_for_coordinator(user=request.auth, invitation_id=invitation_id)
-    response = HttpResponse(letters.letter_pdf(invitation), content_type="application/pdf")
-    response["Content-Disposition"] = content_disposition_header(
-        False, f"uitnodiging-{invitation.formatted_code}.pdf")
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return letters.letter_response(invitation)
 
 
 @router.get("markets/{market_id}/letters.pdf", response={200: None, **READ}, openapi_extra=_PDF)

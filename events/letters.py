@@ -27,7 +27,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
+from django.utils.http import content_disposition_header
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext
 from reportlab.lib.pagesizes import A4
@@ -355,6 +356,16 @@ def letter_pdf(invitation: Invitation) -> bytes:
     draw_letter(c, invitation)
     c.save()
     return out.getvalue()
+
+
+def letter_response(invitation: Invitation, *, as_attachment: bool = False) -> HttpResponse:
+    """One letter as a PDF response (the API shows it, the admin downloads it); the PDF declares
+    the letter's own language, where a batch declares Dutch."""
+    response = HttpResponse(letter_pdf(invitation), content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment, f"uitnodiging-{invitation.formatted_code}.pdf")
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def letters_pdf_file(invitations: Iterable[Invitation], *, title: str = "") -> tuple[tempfile.SpooledTemporaryFile, int]:
