@@ -229,24 +229,28 @@ class Lead(models.Model):
         CLIENT = "client", _("client")
         ORGANISATION = "organisation", _("organisation")
 
-    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="leads")
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="leads")
-    organisation = models.ForeignKey(Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="leads")
-    stand = models.ForeignKey(Stand, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
-    activities = models.ManyToManyField(Activity, blank=True, related_name="leads")
-    tags = models.JSONField(default=list, blank=True)
-    source = models.CharField(max_length=12, choices=Source.choices)
-    state = models.CharField(max_length=12, choices=State.choices, default=State.NEW)
-    warmth = models.CharField(max_length=8, choices=Warmth.choices, null=True, blank=True)
-    note = models.CharField(max_length=1000, blank=True, default="")
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="leads", verbose_name=_("markt"))
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="leads", verbose_name=_("cliënt"))
+    organisation = models.ForeignKey(Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="leads",
+                                     verbose_name=_("organisatie"))
+    stand = models.ForeignKey(Stand, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads",
+                              verbose_name=_("stand"))
+    activities = models.ManyToManyField(Activity, blank=True, related_name="leads", verbose_name=_("activiteiten"))
+    tags = models.JSONField(_("trefwoorden"), default=list, blank=True)
+    source = models.CharField(_("bron"), max_length=12, choices=Source.choices)
+    state = models.CharField(_("status"), max_length=12, choices=State.choices, default=State.NEW)
+    warmth = models.CharField(_("interesse"), max_length=8, choices=Warmth.choices, null=True, blank=True)
+    note = models.CharField(_("notitie van de organisatie"), max_length=1000, blank=True, default="")
     claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="claimed_leads")
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    follow_up_on = models.DateField(null=True, blank=True)
-    declined_by = models.CharField(max_length=16, choices=DeclinedBy.choices, blank=True, default="")
-    declined_reason = models.CharField(max_length=500, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+                                   on_delete=models.SET_NULL, related_name="claimed_leads",
+                                   verbose_name=_("genomen door"))
+    claimed_at = models.DateTimeField(_("genomen om"), null=True, blank=True)
+    follow_up_on = models.DateField(_("vervolgafspraak op"), null=True, blank=True)
+    declined_by = models.CharField(_("afgewezen door"), max_length=16, choices=DeclinedBy.choices,
+                                   blank=True, default="")
+    declined_reason = models.CharField(_("reden van afwijzen"), max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(_("gemaakt op"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("gewijzigd op"), auto_now=True)
 
     class Meta:
         verbose_name = _("lead")
@@ -263,10 +267,11 @@ class Lead(models.Model):
 
 
 class LeadNote(models.Model):
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="notes")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    text = models.CharField(max_length=2000)
-    created_at = models.DateTimeField(auto_now_add=True)
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="notes", verbose_name=_("lead"))
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
+                               verbose_name=_("schrijver"))
+    text = models.CharField(_("tekst"), max_length=2000)
+    created_at = models.DateTimeField(_("gemaakt op"), auto_now_add=True)
 
     class Meta:
         ordering = ["created_at"]
@@ -275,22 +280,30 @@ class LeadNote(models.Model):
 class Agreement(models.Model):
     """One version of an agreement. A change writes a new row with version + 1."""
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="agreements")
-    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="agreements")
-    market = models.ForeignKey(Market, null=True, blank=True, on_delete=models.SET_NULL, related_name="agreements")
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="agreements")
-    activity = models.ForeignKey(Activity, null=True, blank=True, on_delete=models.PROTECT, related_name="agreements")
-    hours_per_week = models.DecimalField(max_digits=4, decimal_places=1)
-    hours_reason = models.CharField(max_length=500, blank=True, default="")
-    start_date = models.DateField()
-    end_date = models.DateField(null=True, blank=True)
-    capacity_override_reason = models.CharField(max_length=500, blank=True, default="")
-    formalised = models.BooleanField(default=False, help_text="Existing volunteering made formal.")
-    version = models.PositiveSmallIntegerField(default=1)
-    previous = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="next_version")
-    is_current = models.BooleanField(default=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="agreements", verbose_name=_("cliënt"))
+    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="agreements",
+                             verbose_name=_("lead"))
+    market = models.ForeignKey(Market, null=True, blank=True, on_delete=models.SET_NULL, related_name="agreements",
+                               verbose_name=_("markt"))
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="agreements",
+                                     verbose_name=_("organisatie"))
+    activity = models.ForeignKey(Activity, null=True, blank=True, on_delete=models.PROTECT, related_name="agreements",
+                                 verbose_name=_("activiteit"))
+    hours_per_week = models.DecimalField(_("uren per week"), max_digits=4, decimal_places=1)
+    hours_reason = models.CharField(_("reden voor meer uren"), max_length=500, blank=True, default="")
+    start_date = models.DateField(_("startdatum"))
+    end_date = models.DateField(_("einddatum of evaluatiedatum"), null=True, blank=True)
+    capacity_override_reason = models.CharField(_("reden om boven de capaciteit af te spreken"),
+                                                max_length=500, blank=True, default="")
+    formalised = models.BooleanField(_("bestaand vrijwilligerswerk vastgelegd"), default=False,
+                                     help_text=_("Vrijwilligerswerk dat de cliënt al deed, nu in een afspraak."))
+    version = models.PositiveSmallIntegerField(_("versie"), default=1)
+    previous = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="next_version", verbose_name=_("vorige versie"))
+    is_current = models.BooleanField(_("geldt nu"), default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("gemaakt door"))
+    created_at = models.DateTimeField(_("gemaakt op"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("afspraak")
@@ -312,13 +325,16 @@ class Exemption(models.Model):
         WORKING = "working", _("already working")
         VOLUNTEERING = "volunteering", _("already volunteering")
 
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="exemptions")
-    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="exemptions")
-    market = models.ForeignKey(Market, null=True, blank=True, on_delete=models.SET_NULL, related_name="exemptions")
-    category = models.CharField(max_length=16, choices=Category.choices)
-    review_date = models.DateField()
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="exemptions", verbose_name=_("cliënt"))
+    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="exemptions",
+                             verbose_name=_("lead"))
+    market = models.ForeignKey(Market, null=True, blank=True, on_delete=models.SET_NULL, related_name="exemptions",
+                               verbose_name=_("markt"))
+    category = models.CharField(_("reden (categorie)"), max_length=16, choices=Category.choices)
+    review_date = models.DateField(_("opnieuw bekijken op"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("gemaakt door"))
+    created_at = models.DateTimeField(_("gemaakt op"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("vrijstelling")
@@ -339,14 +355,16 @@ class ClientStatement(models.Model):
         LANGUAGE = "language", _("language")
         DEBT = "debt", _("debts")
 
-    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="statements")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    category = models.CharField(max_length=16, choices=ConstraintCategory.choices, blank=True, default="")
-    organisation_name = models.CharField(max_length=200, blank=True, default="")
-    hours_per_week = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
-    tags = models.JSONField(default=list, blank=True)
-    handled = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="statements",
+                                   verbose_name=_("uitnodiging"))
+    kind = models.CharField(_("soort"), max_length=16, choices=Kind.choices)
+    category = models.CharField(_("categorie"), max_length=16, choices=ConstraintCategory.choices,
+                                blank=True, default="")
+    organisation_name = models.CharField(_("naam van de organisatie"), max_length=200, blank=True, default="")
+    hours_per_week = models.DecimalField(_("uren per week"), max_digits=4, decimal_places=1, null=True, blank=True)
+    tags = models.JSONField(_("trefwoorden"), default=list, blank=True)
+    handled = models.BooleanField(_("afgehandeld"), default=False)
+    created_at = models.DateTimeField(_("gemaakt op"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("bericht van de cliënt")

@@ -23,3 +23,22 @@ def test_admin_index_names_every_app_and_model_in_dutch(client):
     for english in ("Check-in at the entrance", "Organisation kiosks", "Pairing codes", "Project wiring",
                     "Feed entries", "Audit events"):
         assert english not in html, english
+
+
+def test_a_lead_reads_in_dutch(client):
+    from events import lead_services as ls
+    from events.models import Lead
+
+    market = f.market(f.district(), state="open")
+    org = f.organisation("Stadstuin")
+    lead = ls.lead_upsert(market=market, client=f.invitation(market).client, organisation=org,
+                          activities=list(org.activities.all()[:1]), source=Lead.Source.KIOSK)[0]
+    coordinator = f.user("coord_leads", COORDINATOR)
+    coordinator.is_staff = True
+    coordinator.save()
+    client.force_login(coordinator)
+    html = client.get(f"/admin/events/lead/{lead.pk}/change/", HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    for dutch in ("Genomen door", "Reden van afwijzen", "Interesse", "Vervolgafspraak op"):
+        assert dutch in html, dutch
+    for english in ("Claimed by", "Declined reason", "Warmth", "Follow up on"):
+        assert english not in html, english
