@@ -30,7 +30,7 @@ from backend.auth import CONSULTANT, COORDINATOR, HOST, MEDIATOR
 from backend.routing import websocket_urlpatterns
 from checkin.services import ScanRequest, checkin_redeem
 from events import lead_services, services
-from events.models import Activity, Agreement, Exemption
+from events.models import Agreement, Exemption
 from kiosk.services import device_pair, device_revoke, pairing_code_create
 from tests import factories as f
 
