@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy
 
 from backend.admin import ReadOnlyAdminMixin, is_coordinator
 from backend.audit import audit_record
-from backend.errors import AppError
+from backend.errors import AppError, Invalid
 from backend.feed import feed_init
 from events import letters, qr, services
 from events.imports import clients_import_csv
@@ -142,9 +142,16 @@ class ActivityAdmin(CoordinatorAdmin):
 # --- markets ---------------------------------------------------------------------------------
 
 
-class MarketForm(forms.ModelForm):
-    """The checks of services.market_create, with its message (not the database constraint's name)."""
+def _times_checked(form, check, **values) -> None:
+    """Run a service's check of times on a form: its plain-Dutch message on the form (not the
+    database constraint's name); an end before the start goes with the end field."""
+    try:
+        check(**values)
+    except Invalid as exc:
+        form.add_error("ends_at" if exc.code == "ends_before_start" else None, exc.message)
 
+
+class MarketForm(forms.ModelForm):
     class Meta:
         model = Market
         fields = "__all__"
@@ -152,15 +159,12 @@ class MarketForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         starts, ends = cleaned.get("starts_at"), cleaned.get("ends_at")
-        if starts and ends and ends <= starts:
-            self.add_error("ends_at", _("Het einde van de markt moet na het begin liggen."))
+        if starts and ends:
+            _times_checked(self, services.market_times_check, starts_at=starts, ends_at=ends)
         return cleaned
 
 
 class TimeSlotForm(forms.ModelForm):
-    """The checks of services.timeslot_create: a slot ends after it starts, within the market's hours
-    (the letter prints the slot's times)."""
-
     class Meta:
         model = TimeSlot
         fields = "__all__"
@@ -168,11 +172,8 @@ class TimeSlotForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         market, starts, ends = cleaned.get("market"), cleaned.get("starts_at"), cleaned.get("ends_at")
-        if starts and ends and ends <= starts:
-            self.add_error("ends_at", _("Het einde van een tijdvak moet na het begin liggen."))
-        elif (starts and ends and market is not None and market.starts_at and market.ends_at
-              and (starts < market.starts_at or ends > market.ends_at)):
-            self.add_error(None, _("Een tijdvak moet binnen de tijden van de markt liggen."))
+        if starts and ends and market is not None and market.starts_at and market.ends_at:
+            _times_checked(self, services.timeslot_times_check, market=market, starts_at=starts, ends_at=ends)
         return cleaned
 
 

@@ -26,8 +26,7 @@ def local_time(value: dt.datetime) -> dt.datetime:
 def market_create(*, district: District, name: str, venue: str, address: str,
                   starts_at: dt.datetime, ends_at: dt.datetime, what_to_bring: str = "") -> Market:
     starts_at, ends_at = local_time(starts_at), local_time(ends_at)
-    if ends_at <= starts_at:
-        raise Invalid(_("Het einde van de markt moet na het begin liggen."), code="ends_before_start")
+    market_times_check(starts_at=starts_at, ends_at=ends_at)
     with transaction.atomic():
         market = Market.objects.create(district=district, name=name, venue=venue, address=address,
                                        starts_at=starts_at, ends_at=ends_at, what_to_bring=what_to_bring)
@@ -35,12 +34,24 @@ def market_create(*, district: District, name: str, venue: str, address: str,
     return market
 
 
-def timeslot_create(*, market: Market, starts_at: dt.datetime, ends_at: dt.datetime, capacity: int = 50) -> TimeSlot:
-    starts_at, ends_at = local_time(starts_at), local_time(ends_at)
+def market_times_check(*, starts_at: dt.datetime, ends_at: dt.datetime) -> None:
+    """A market ends after it starts (the API's market_create and the admin's form)."""
+    if ends_at <= starts_at:
+        raise Invalid(_("Het einde van de markt moet na het begin liggen."), code="ends_before_start")
+
+
+def timeslot_times_check(*, market: Market, starts_at: dt.datetime, ends_at: dt.datetime) -> None:
+    """A slot ends after it starts, within the market's hours: the letter prints the slot's times
+    (the API's timeslot_create and the admin's forms)."""
     if ends_at <= starts_at:
         raise Invalid(_("Het einde van een tijdvak moet na het begin liggen."), code="ends_before_start")
     if starts_at < market.starts_at or ends_at > market.ends_at:
         raise Invalid(_("Een tijdvak moet binnen de tijden van de markt liggen."), code="slot_outside_market")
+
+
+def timeslot_create(*, market: Market, starts_at: dt.datetime, ends_at: dt.datetime, capacity: int = 50) -> TimeSlot:
+    starts_at, ends_at = local_time(starts_at), local_time(ends_at)
+    timeslot_times_check(market=market, starts_at=starts_at, ends_at=ends_at)
     return TimeSlot.objects.create(market=market, starts_at=starts_at, ends_at=ends_at, capacity=capacity)
 
 
