@@ -583,6 +583,13 @@ function reveal(form, selector) {
   if (field) field.focus();
 }
 
+// A refused agreement (outcome or change): the field the refusal asks for, and the message by the button.
+function refuseTerms(form, err, button) {
+  if (err.code === "over_capacity") reveal(form, "[data-override]");
+  if (err.code === "hours_reason_required") reveal(form, "[data-hours-reason]");
+  showDetailMessage("error", err.message, button);
+}
+
 async function submitOutcome(form) {
   const leadId = ui.selected;
   const button = form.querySelector("[type=submit]");
@@ -601,9 +608,7 @@ async function submitOutcome(form) {
     if (title && !staysOpen) title.focus();
     refreshDetail(leadId);
   } catch (err) {
-    if (err.code === "over_capacity") reveal(form, "[data-override]");
-    if (err.code === "hours_reason_required") reveal(form, "[data-hours-reason]");
-    showDetailMessage("error", err.message, button);
+    refuseTerms(form, err, button);
   } finally {
     button.disabled = false;
   }
@@ -644,9 +649,7 @@ async function submitChange(form) {
     announce(t("version_saved", { version: agreement.version }));
     await refreshDetail(leadId);
   } catch (err) {
-    if (err.code === "over_capacity") reveal(form, "[data-override]");
-    if (err.code === "hours_reason_required") reveal(form, "[data-hours-reason]");
-    showDetailMessage("error", err.message, button);
+    refuseTerms(form, err, button);
     if (err.code === "agreement_not_current") {
       ui.refillChange = true; // show the newest version once it is read
       await refreshDetail(leadId);
