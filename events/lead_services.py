@@ -149,9 +149,8 @@ from django.utils import timezone  # noqa: E402
 from backend.auth import CONSULTANT, COORDINATOR, MEDIATOR, has_role, user_roles  # noqa: E402
 from backend import ratelimit  # noqa: E402
 from backend.errors import Conflict, Forbidden, NotFound  # noqa: E402
-from events.codes import normalise_code, parse_token  # noqa: E402
 from events.models import Agreement, ClientStatement, Exemption, Invitation, LeadNote  # noqa: E402
-from events.selectors import invitation_by_token_or_code  # noqa: E402
+from events.selectors import invitation_scanned  # noqa: E402
 
 HOURS_ABSOLUTE_MAX = Decimal("40")
 REASON_MAX = 500
@@ -302,9 +301,7 @@ def leads_lookup_for_note(*, market: Market, user, token: str | None = None, cod
         raise Invalid(_("Stuur een token of een code, niet allebei."), code="token_or_code")
     ident = f"user:{user.pk}"
     ratelimit.check("code", ident)
-    value = parse_token(token) if token is not None else normalise_code(code)
-    invitation = None if value is None else invitation_by_token_or_code(
-        **{"token" if token is not None else "code": value})
+    invitation = invitation_scanned(token=token, code=code)
     if invitation is None:
         ratelimit.record_failure("code", ident)
         return _note_lookup("unknown", _("Onbekende code. Kijk of de code goed is."))

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from backend import rawsql
 from backend.auth import CONSULTANT, COORDINATOR, HOST, MEDIATOR, user_roles
 from backend.errors import Forbidden, NotFound, WrongRole
+from events.codes import normalise_code, parse_token
 from events.models import Client, Invitation, Market
 
 
@@ -151,6 +152,16 @@ def invitation_by_token_or_code(*, token: str | None = None, code: str | None = 
     invitation = rawsql.from_row(Invitation, row[:n])
     Invitation.client.field.set_cached_value(invitation, rawsql.from_row(Client, row[n:]))
     return invitation
+
+
+def invitation_scanned(*, token: str | None = None, code: str | None = None) -> Invitation | None:
+    """The invitation a scan names (kiosk, mediator lookup): a token or the full QR URL, or a code
+    typed forgivingly (spaces, dashes, O for 0); None when it names none."""
+    if token:
+        token = parse_token(token)
+        return invitation_by_token_or_code(token=token) if token else None
+    code = normalise_code(code or "")
+    return invitation_by_token_or_code(code=code) if code else None
 
 
 def invitations_for_market(*, market: Market) -> QuerySet[Invitation]:

@@ -22,11 +22,11 @@ from django.utils.translation import gettext_lazy
 
 from backend import ratelimit, rawsql
 from backend.errors import AppError, Invalid, NotFound, RateLimited
-from events.codes import CODE_ALPHABET, format_code, normalise_code, parse_token
+from events.codes import CODE_ALPHABET, format_code, normalise_code
 from events.lead_services import NOTE_MAX, client_public, lead_upsert
 from events.models import Activity, Invitation, Lead, Market, Organisation, Stand
 from events.retention import scrub_rows
-from events.selectors import invitation_by_token_or_code
+from events.selectors import invitation_scanned
 from kiosk.models import Device, InterestRequest, PairingCode
 
 NONCE_MAX = InterestRequest._meta.get_field("nonce").max_length
@@ -240,14 +240,6 @@ def _replay(device: Device, data: InterestIn, fingerprint: str) -> dict | None:
     return {**previous[1], "replayed": True}
 
 
-def _find_invitation(data: InterestIn) -> Invitation | None:
-    if data.token:
-        token = parse_token(data.token)
-        return invitation_by_token_or_code(token=token) if token else None
-    code = normalise_code(data.code or "")
-    return invitation_by_token_or_code(code=code) if code else None
-
-
 def _invitation_reason(invitation: Invitation | None, stand: Stand) -> str | None:
     """Why this invitation cannot become a lead at `stand` (None: it can)."""
     if invitation is None:
@@ -271,7 +263,7 @@ def visitor_lookup(*, device: Device, token: str | None = None, code: str | None
         raise Invalid(_("Stuur een token of een code, niet allebei."), code="token_or_code")
     ident = f"device:{device.pk}"
     ratelimit.check("code", ident)
-    invitation = _find_invitation(data)
+    invitation = invitation_scanned(token=data.token, code=data.code)
     reason = _invitation_reason(invitation, device.stand)
     if reason == UNKNOWN:
         ratelimit.record_failure("code", ident)
@@ -306,7 +298,7 @@ def interest_register(*, device: Device, data: InterestIn) -> dict:
     # IntegrityError path then answers from the stored request.
 
     stand = device.stand
-    invitation = _find_invitation(data)
+    invitation = invitation_scanned(token=data.token, code=data.code)
     result: dict
     lead: Lead | None = None
     try:
